@@ -1,0 +1,159 @@
+#pragma once
+// The backend interface: src/core checks arguments once, then makes one virtual call per batched
+// operation into the backend that the context's device selects.
+
+#include <dynx/batch.hpp>
+#include <dynx/context.hpp>
+#include <dynx/linalg.hpp>
+#include <dynx/types.hpp>
+
+#include <complex>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace dynx::detail {
+
+/// Untyped matrix batch view (the typed MatrixBatch with its element type as a value).
+struct MatRef {
+  void* data = nullptr;
+  std::int64_t rows = 0, cols = 0, ld = 0, stride = 0, count = 0;
+  Dtype dtype = Dtype::f64;
+  bool empty() const noexcept { return data == nullptr; }
+  template <class T>
+  MatrixBatch<T> as(Device d) const noexcept {
+    return MatrixBatch<T>(static_cast<T*>(data), rows, cols, ld, stride, count, d);
+  }
+};
+
+struct VecRef {
+  void* data = nullptr;
+  std::int64_t size = 0, stride = 0, count = 0, inc = 1;
+  Dtype dtype = Dtype::f64;
+  bool empty() const noexcept { return data == nullptr; }
+  template <class T>
+  VectorBatch<T> as(Device d) const noexcept {
+    return VectorBatch<T>(static_cast<T*>(data), size, stride, count, inc, d);
+  }
+};
+
+template <class T>
+MatRef ref(MatrixBatch<T> m) {
+  return {const_cast<std::remove_const_t<T>*>(m.data), m.rows, m.cols, m.ld, m.stride, m.count,
+          dtype_v<T>};
+}
+template <class T>
+VecRef ref(VectorBatch<T> v) {
+  return {const_cast<std::remove_const_t<T>*>(v.data), v.size, v.stride, v.count, v.inc,
+          dtype_v<T>};
+}
+
+// Every Args struct: `dtype` is the real scalar type (f32 or f64), `count` the batch size, and
+// `info` the per-matrix MatrixStatus codes (count entries on the context's device), always set.
+struct GemmArgs {
+  Dtype dtype;
+  Op transa, transb;
+  std::int64_t m, n, k, count;
+  double alpha, beta;
+  MatRef a, b, c;
+};
+struct SvdArgs {
+  Dtype dtype;
+  std::int64_t m, n, count;
+  MatRef a;
+  VecRef s;
+  MatRef u, vt;  // both empty for values only
+  SvdAlgorithm algorithm;  // resolved: never automatic
+  std::int32_t* info;
+};
+struct QrArgs {
+  Dtype dtype;
+  std::int64_t m, n, count;
+  MatRef a, q, r;  // q may be empty
+  std::int32_t* info;
+};
+struct EighArgs {
+  Dtype dtype;
+  std::int64_t n, count;
+  MatRef a;
+  VecRef w;
+  MatRef v;  // may be empty
+  Uplo uplo;
+  std::int32_t* info;
+};
+struct EigArgs {
+  Dtype dtype;
+  std::int64_t n, count;
+  MatRef a;
+  VecRef w;  // complex
+  MatRef v;  // complex, may be empty
+  std::int32_t* info;
+};
+struct SolveArgs {
+  Dtype dtype;
+  std::int64_t n, nrhs, count;
+  MatRef a, b, x;  // x may equal b
+  std::int32_t* info;
+};
+struct InverseArgs {
+  Dtype dtype;
+  std::int64_t n, count;
+  MatRef a, ainv;
+  std::int32_t* info;
+};
+struct PolarArgs {
+  Dtype dtype;
+  std::int64_t m, n, count;
+  MatRef a, q;
+  SvdAlgorithm svd_algorithm;  // resolved
+  std::int32_t* info;
+};
+
+/// Per-context state a backend keeps (CUDA: stream and handles).
+class BackendState {
+ public:
+  virtual ~BackendState() = default;
+  virtual void synchronize() = 0;
+  virtual void* native_stream() noexcept { return nullptr; }
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const noexcept = 0;
+
+  // Devices, memory and streams.
+  virtual int device_count() noexcept = 0;
+  virtual std::unique_ptr<BackendState> make_state(Device device) = 0;
+  virtual void* allocate(Device device, std::size_t bytes) = 0;
+  virtual void deallocate(Device device, void* ptr) noexcept = 0;
+  /// Copy where dst or src is on this backend's devices (the other may be the host).
+  virtual void copy(Context& ctx, void* dst, const void* src, std::size_t bytes) = 0;
+  virtual void zero(Context& ctx, void* dst, std::size_t bytes) = 0;
+
+  // Batched operations: arguments already checked by src/core.
+  virtual void gemm_batched(Context&, const GemmArgs&) = 0;
+  virtual void svd_batched(Context&, const SvdArgs&) = 0;
+  virtual void qr_batched(Context&, const QrArgs&) = 0;
+  virtual void eigh_batched(Context&, const EighArgs&) = 0;
+  virtual void eig_batched(Context&, const EigArgs&) = 0;
+  virtual void solve_batched(Context&, const SolveArgs&) = 0;
+  virtual void inverse_batched(Context&, const InverseArgs&) = 0;
+  virtual void polar_batched(Context&, const PolarArgs&) = 0;
+};
+
+/// The backend for a device kind. Throws Unsupported for CUDA in a build without it.
+Backend& backend_for(DeviceKind kind);
+inline Backend& backend_for(const Context& ctx) { return backend_for(ctx.device().kind()); }
+
+/// Context internals, shared by core and backends.
+struct ContextImpl {
+  Device device;
+  Backend* backend = nullptr;
+  std::unique_ptr<BackendState> state;
+  int num_threads = 1;
+  void* workspace = nullptr;
+  std::size_t workspace_bytes = 0;
+};
+
+}  // namespace dynx::detail

@@ -1,0 +1,85 @@
+// The CPU backend: host memory, and each batched operation dispatched on its scalar type to the
+// typed implementation in its own file.
+
+#include "cpu/cpu.hpp"
+
+#include "core/check.hpp"
+
+#include <dynx/error.hpp>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace dynx::cpu {
+namespace {
+
+class CpuState final : public detail::BackendState {
+ public:
+  void synchronize() override {}  // CPU work is complete when a call returns
+};
+
+template <template <class> class F, class Args>
+void by_dtype(Context& ctx, const Args& args) {
+  switch (args.dtype) {
+    case Dtype::f32: F<float>{}(ctx, args); return;
+    case Dtype::f64: F<double>{}(ctx, args); return;
+    default: DYNX_UNSUPPORTED(fmt::format("cpu backend: dtype {} is not supported", dtype_name(args.dtype)));
+  }
+}
+
+#define DYNX_CPU_OP(name)                                                        \
+  template <class T>                                                             \
+  struct Op_##name {                                                             \
+    template <class Args>                                                        \
+    void operator()(Context& ctx, const Args& a) const { name<T>(ctx, a); }      \
+  };
+DYNX_CPU_OP(gemm)
+DYNX_CPU_OP(svd)
+DYNX_CPU_OP(qr)
+DYNX_CPU_OP(eigh)
+DYNX_CPU_OP(eig)
+DYNX_CPU_OP(solve)
+DYNX_CPU_OP(inverse)
+DYNX_CPU_OP(polar)
+#undef DYNX_CPU_OP
+
+class CpuBackend final : public detail::Backend {
+ public:
+  const char* name() const noexcept override { return "cpu"; }
+  int device_count() noexcept override { return 1; }
+  std::unique_ptr<detail::BackendState> make_state(Device) override {
+    return std::make_unique<CpuState>();
+  }
+  void* allocate(Device, std::size_t bytes) override {
+    constexpr std::size_t kAlign = 64;
+    void* p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+  void deallocate(Device, void* ptr) noexcept override { std::free(ptr); }
+  void copy(Context&, void* dst, const void* src, std::size_t bytes) override {
+    std::memmove(dst, src, bytes);
+  }
+  void zero(Context&, void* dst, std::size_t bytes) override { std::memset(dst, 0, bytes); }
+
+  void gemm_batched(Context& c, const detail::GemmArgs& a) override { by_dtype<Op_gemm>(c, a); }
+  void svd_batched(Context& c, const detail::SvdArgs& a) override { by_dtype<Op_svd>(c, a); }
+  void qr_batched(Context& c, const detail::QrArgs& a) override { by_dtype<Op_qr>(c, a); }
+  void eigh_batched(Context& c, const detail::EighArgs& a) override { by_dtype<Op_eigh>(c, a); }
+  void eig_batched(Context& c, const detail::EigArgs& a) override { by_dtype<Op_eig>(c, a); }
+  void solve_batched(Context& c, const detail::SolveArgs& a) override { by_dtype<Op_solve>(c, a); }
+  void inverse_batched(Context& c, const detail::InverseArgs& a) override {
+    by_dtype<Op_inverse>(c, a);
+  }
+  void polar_batched(Context& c, const detail::PolarArgs& a) override { by_dtype<Op_polar>(c, a); }
+};
+
+}  // namespace
+
+detail::Backend& backend() {
+  static CpuBackend b;
+  return b;
+}
+
+}  // namespace dynx::cpu
