@@ -175,7 +175,18 @@ int run_demo(const Options& o) {
   t0 = Clock::now();
   dynx::qr_batched<T>(ctx, A, u.matrices(n, n, count), r.matrices(n, n, count), &status);
   ctx.synchronize();
-  report("qr_batched", seconds_since(t0), 0.0, "status only");
+  t = seconds_since(t0);
+  {
+    auto h_q = dynx::to_host(ctx, u), h_r = dynx::to_host(ctx, r);
+    std::vector<T> rec(static_cast<std::size_t>(nn));
+    for (std::int64_t j = 0; j < n; ++j)
+      for (std::int64_t i = 0; i < n; ++i) {
+        double acc = 0;
+        for (std::int64_t l = 0; l <= j; ++l) acc += double(h_q[l * n + i]) * double(h_r[j * n + l]);
+        rec[j * n + i] = static_cast<T>(acc);
+      }
+    report("qr_batched", t, count ? rel_diff(rec.data(), h_a.data(), nn) : 0.0, "||A-QR||/||A||");
+  }
 
   t0 = Clock::now();
   dynx::eig_batched<T>(ctx, A, w.vectors(n, count), {}, &status);
@@ -192,15 +203,33 @@ int run_demo(const Options& o) {
            "|trace - sum(eig)|");
   }
 
+  // solve W X = A, then W X against A for matrix 0.
+  auto residual0 = [&](const dynx::Buffer<T>& x_buf, const std::vector<T>& rhs) {
+    auto h_x = dynx::to_host(ctx, x_buf);
+    std::vector<T> wx(static_cast<std::size_t>(nn));
+    for (std::int64_t j = 0; j < n; ++j)
+      for (std::int64_t i = 0; i < n; ++i) {
+        double acc = 0;
+        for (std::int64_t l = 0; l < n; ++l) acc += double(h_w[l * n + i]) * double(h_x[j * n + l]);
+        wx[j * n + i] = static_cast<T>(acc);
+      }
+    return count ? rel_diff(wx.data(), rhs.data(), nn) : 0.0;
+  };
   t0 = Clock::now();
   dynx::solve_batched<T>(ctx, well.matrices(n, n, count), A, x.matrices(n, n, count), &status);
   ctx.synchronize();
-  report("solve_batched", seconds_since(t0), 0.0, "status only");
+  t = seconds_since(t0);
+  report("solve_batched", t, residual0(x, h_a), "||WX-A||/||A||");
 
   t0 = Clock::now();
   dynx::inverse_batched<T>(ctx, well.matrices(n, n, count), x.matrices(n, n, count), &status);
   ctx.synchronize();
-  report("inverse_batched", seconds_since(t0), 0.0, "status only");
+  t = seconds_since(t0);
+  {
+    std::vector<T> eye(static_cast<std::size_t>(nn), T(0));
+    for (std::int64_t i = 0; i < n; ++i) eye[i * n + i] = T(1);
+    report("inverse_batched", t, residual0(x, eye), "||W inv(W)-I||/||I||");
+  }
 
   t0 = Clock::now();
   dynx::polar_batched<T>(ctx, A, x.matrices(n, n, count), &status);
