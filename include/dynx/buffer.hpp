@@ -16,7 +16,7 @@ namespace dynx {
 class Context;
 
 namespace detail {
-/// Allocates `bytes` on `device` (64-byte aligned host memory, or cudaMalloc). Throws Unsupported
+/// Allocates `bytes` on `device` (256-byte aligned host memory, or cudaMalloc). Throws Unsupported
 /// for CUDA when libdynx has no CUDA backend, CudaError when the allocation fails.
 DYNX_API void* allocate(Device device, std::size_t bytes);
 /// Frees memory from allocate(). Never throws; failures are logged.

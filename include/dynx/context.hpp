@@ -51,9 +51,10 @@ class DYNX_API Context {
   /// Internal: backend state. Not part of the stable API.
   detail::ContextImpl& impl() noexcept { return *impl_; }
   const detail::ContextImpl& impl() const noexcept { return *impl_; }
+  std::weak_ptr<detail::ContextImpl> impl_shared() const noexcept { return impl_; }
 
  private:
-  std::unique_ptr<detail::ContextImpl> impl_;
+  std::shared_ptr<detail::ContextImpl> impl_;  // shared with BatchStatus (weakly)
 };
 
 }  // namespace dynx

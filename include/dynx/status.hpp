@@ -7,6 +7,7 @@
 #include <dynx/export.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,8 @@ DYNX_API const char* to_string(MatrixStatus s) noexcept;
 
 /// Per-matrix status codes of one batched call. Operations write the codes on the context's device
 /// without synchronising; the accessors below copy them to the host the first time they are needed
-/// after a call (which synchronises that context).
+/// after a call (which synchronises that context). A status may outlive its context: the
+/// context's destructor waits for its work, and the codes are then read directly.
 class DYNX_API BatchStatus {
  public:
   BatchStatus() = default;
@@ -53,7 +55,7 @@ class DYNX_API BatchStatus {
   void fetch();
   Buffer<std::int32_t> device_codes_;
   std::vector<std::int32_t> host_codes_;
-  Context* ctx_ = nullptr;
+  std::weak_ptr<detail::ContextImpl> ctx_;  // the context of the last operation
   std::int64_t count_ = 0;
   bool fetched_ = true;
 };

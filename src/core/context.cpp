@@ -9,7 +9,7 @@
 
 namespace dynx {
 
-Context::Context(Device device) : impl_(std::make_unique<detail::ContextImpl>()) {
+Context::Context(Device device) : impl_(std::make_shared<detail::ContextImpl>()) {
   impl_->device = device;
   impl_->backend = &detail::backend_for(device.kind());
   if (device.is_cuda()) {

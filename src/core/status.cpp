@@ -1,6 +1,7 @@
 #include <dynx/error.hpp>
 #include <dynx/status.hpp>
 
+#include "core/backend.hpp"
 #include "core/check.hpp"
 
 #include <algorithm>
@@ -22,7 +23,7 @@ std::int32_t* BatchStatus::prepare(Context& ctx, std::int64_t count) {
   if (device_codes_.size() < n || device_codes_.device() != ctx.device())
     device_codes_ = Buffer<std::int32_t>(n, ctx.device());
   zero_bytes(ctx, device_codes_.data(), device_codes_.device(), n * sizeof(std::int32_t));
-  ctx_ = &ctx;
+  ctx_ = ctx.impl_shared();
   count_ = count;
   fetched_ = false;
   return device_codes_.data();
@@ -31,10 +32,17 @@ std::int32_t* BatchStatus::prepare(Context& ctx, std::int64_t count) {
 void BatchStatus::fetch() {
   if (fetched_) return;
   host_codes_.resize(static_cast<std::size_t>(count_));
-  if (count_ > 0)
-    copy_bytes(*ctx_, host_codes_.data(), Device::cpu(), device_codes_.data(),
-               device_codes_.device(), host_codes_.size() * sizeof(std::int32_t));
-  if (ctx_) ctx_->synchronize();
+  const std::size_t bytes = host_codes_.size() * sizeof(std::int32_t);
+  // Wait for the operation that wrote the codes. A destroyed context waited for its work in its
+  // destructor (and a moved one lives on in the weak pointer's target).
+  if (auto impl = ctx_.lock()) impl->state->synchronize();
+  if (bytes > 0) {
+    // The codes are final: a host context reads them (a synchronous copy for device memory).
+    Context reader(Device::cpu());
+    copy_bytes(reader, host_codes_.data(), Device::cpu(), device_codes_.data(),
+               device_codes_.device(), bytes);
+  }
+  ctx_.reset();
   fetched_ = true;
 }
 

@@ -52,7 +52,7 @@ class CpuBackend final : public detail::Backend {
     return std::make_unique<CpuState>();
   }
   void* allocate(Device, std::size_t bytes) override {
-    constexpr std::size_t kAlign = 64;
+    constexpr std::size_t kAlign = 256;  // Context::workspace promises 256
     void* p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
     if (!p) throw std::bad_alloc();
     return p;
