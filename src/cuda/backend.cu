@@ -1,0 +1,76 @@
+// The CUDA backend: device memory, per-context streams and handles, and each batched operation
+// dispatched on its scalar type to the typed implementation in its own file. Every entry point
+// makes the context's device current for its duration (DeviceGuard).
+
+#include "cuda/cuda.hpp"
+#include "cuda/state.hpp"
+
+#include "core/check.hpp"
+
+namespace dynx::cuda {
+namespace {
+
+template <template <class> class F, class Args>
+void by_dtype(Context& ctx, const Args& args) {
+  DeviceGuard guard(state_of(ctx).device());
+  switch (args.dtype) {
+    case Dtype::f32: F<float>{}(ctx, args); return;
+    case Dtype::f64: F<double>{}(ctx, args); return;
+    default:
+      DYNX_UNSUPPORTED(
+          fmt::format("cuda backend: dtype {} is not supported", dtype_name(args.dtype)));
+  }
+}
+
+#define DYNX_CUDA_OP(name)                                                   \
+  template <class T>                                                         \
+  struct Op_##name {                                                         \
+    template <class Args>                                                    \
+    void operator()(Context& ctx, const Args& a) const { name<T>(ctx, a); }  \
+  };
+DYNX_CUDA_OP(gemm)
+DYNX_CUDA_OP(svd)
+DYNX_CUDA_OP(qr)
+DYNX_CUDA_OP(eigh)
+DYNX_CUDA_OP(eig)
+DYNX_CUDA_OP(solve)
+DYNX_CUDA_OP(inverse)
+DYNX_CUDA_OP(polar)
+#undef DYNX_CUDA_OP
+
+class CudaBackend final : public detail::Backend {
+ public:
+  const char* name() const noexcept override { return "cuda"; }
+  int device_count() noexcept override { return cuda::device_count(); }
+  std::unique_ptr<detail::BackendState> make_state(Device device) override {
+    return std::make_unique<CudaState>(device.index());
+  }
+  void* allocate(Device device, std::size_t bytes) override {
+    return cuda::allocate(device, bytes);
+  }
+  void deallocate(Device device, void* ptr) noexcept override { cuda::deallocate(device, ptr); }
+  void copy(Context& ctx, void* dst, const void* src, std::size_t bytes) override {
+    cuda::copy(ctx, dst, src, bytes);
+  }
+  void zero(Context& ctx, void* dst, std::size_t bytes) override { cuda::zero(ctx, dst, bytes); }
+
+  void gemm_batched(Context& c, const detail::GemmArgs& a) override { by_dtype<Op_gemm>(c, a); }
+  void svd_batched(Context& c, const detail::SvdArgs& a) override { by_dtype<Op_svd>(c, a); }
+  void qr_batched(Context& c, const detail::QrArgs& a) override { by_dtype<Op_qr>(c, a); }
+  void eigh_batched(Context& c, const detail::EighArgs& a) override { by_dtype<Op_eigh>(c, a); }
+  void eig_batched(Context& c, const detail::EigArgs& a) override { by_dtype<Op_eig>(c, a); }
+  void solve_batched(Context& c, const detail::SolveArgs& a) override { by_dtype<Op_solve>(c, a); }
+  void inverse_batched(Context& c, const detail::InverseArgs& a) override {
+    by_dtype<Op_inverse>(c, a);
+  }
+  void polar_batched(Context& c, const detail::PolarArgs& a) override { by_dtype<Op_polar>(c, a); }
+};
+
+}  // namespace
+
+detail::Backend& backend() {
+  static CudaBackend b;
+  return b;
+}
+
+}  // namespace dynx::cuda
