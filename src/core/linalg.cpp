@@ -57,9 +57,12 @@ void check_matrix(const char* op, const char* name, const MatrixBatch<T>& v, Dev
   DYNX_EXPECTS(v.count == count,
                fmt::format("{}: `{}` holds {} matrices but the batch has {}", op, name, v.count,
                            count));
-  DYNX_EXPECTS(v.ld >= std::max<std::int64_t>(1, rows),
+  // BLAS needs ld >= 1, but an empty view (no elements) is never passed to BLAS, so the packed
+  // view of 0-row matrices (ld = rows = 0) is accepted.
+  const bool has_elements = rows > 0 && cols > 0 && count > 0;
+  DYNX_EXPECTS(v.ld >= (has_elements ? std::max<std::int64_t>(1, rows) : rows),
                fmt::format("{}: `{}` has ld {} < max(1, rows = {})", op, name, v.ld, rows));
-  if (count > 1) {
+  if (has_elements && count > 1) {
     const bool broadcast = allow_broadcast && v.stride == 0;
     if (!broadcast) {
       DYNX_EXPECTS(v.stride >= v.ld * cols || (!is_output && v.stride >= 0),
@@ -169,6 +172,7 @@ void svd_batched(Context& ctx, MatrixBatch<const T> a, VectorBatch<T> s, MatrixB
     expect_disjoint(op, "vt", detail::ref(vt), "a", detail::ref(a));
     expect_disjoint(op, "u", detail::ref(u), "vt", detail::ref(vt));
     expect_disjoint(op, "s", detail::ref(s), "u", detail::ref(u));
+    expect_disjoint(op, "s", detail::ref(s), "vt", detail::ref(vt));
   }
   expect_disjoint(op, "s", detail::ref(s), "a", detail::ref(a));
   detail::check_svd_algorithm(options.algorithm, dev.kind(), m, n);

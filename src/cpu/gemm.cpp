@@ -7,15 +7,17 @@
 namespace dynx::cpu {
 namespace {
 
-// Below this size a BLAS call costs more in interface overhead and operand packing than the
-// arithmetic itself (8×8: ~3× slower in bench/results); the loop nest below is vectorised by the
-// compiler and needs no packing.
+// Below this size, OpenBLAS calls made from several threads at once contend on its internal
+// buffer pool: in bench/results (2026-12-01) cblas over the batch on 2 threads ran at 0.7× a serial
+// loop for 8×8. This loop nest needs no buffers; it is compiled twice (AVX2/FMA and baseline x86-64)
+// and picked at load time. On one thread it is slower than OpenBLAS's tuned kernels (about 0.6×),
+// on 2 threads it matches or beats the serial cblas loop.
 constexpr int kSmallGemmMax = 16;
 
 // C = alpha op(A) op(B) + beta C for m, n, k ≤ kSmallGemmMax. beta == 0 overwrites C without
 // reading it (so NaN in C does not propagate), as BLAS specifies.
 template <class T, bool TA, bool TB>
-void small_gemm(int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta,
+__attribute__((target_clones("arch=x86-64-v3", "default"))) void small_gemm(int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T beta,
                 T* c, int ldc) {
   T acc[kSmallGemmMax];
   for (int j = 0; j < n; ++j) {
