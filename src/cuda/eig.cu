@@ -147,11 +147,15 @@ void eig_xgeev_each(Context& ctx, const detail::EigArgs& g) {
   launch_finite_check<T>(a, n, n, g.a.ld, g.a.stride, count, Region::full, g.info, stream);
   launch_copy_matrices<T>(a, g.a.ld, g.a.stride, false, d_a, n, n * n, n, n, count, g.info,
                           FailFill::zero_if_non_finite, stream);
-  for (std::int64_t i = 0; i < count; ++i)
+  // The docs do not promise that the hybrid Xgeev is done with its host workspace when it
+  // returns: wait before the next call reuses it.
+  for (std::int64_t i = 0; i < count; ++i) {
     DYNX_CUSOLVER_CHECK(cusolverDnXgeev(
         h, st.cusolver_params(), CUSOLVER_EIG_MODE_NOVECTOR, jobvr, n, dt, d_a + i * n * n, n, dt,
         d_w + i * 2 * n, dt, nullptr, 1, dt, vectors ? d_vr + i * n * n : nullptr, ldvr, dt,
         d_work, sizes.device, h_work, sizes.host, d_info + i));
+    if (h_work && i + 1 < count) DYNX_CUDA_CHECK(cudaStreamSynchronize(stream));
+  }
   launch_merge_solver_info(g.info, d_info, count, MatrixStatus::not_converged, stream);
 
   launch_unpack_geev<T>(d_w, d_vr, n, count, static_cast<Complex<T>*>(g.w.data), g.w.stride,

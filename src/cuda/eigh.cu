@@ -81,10 +81,14 @@ void eigh(Context& ctx, const detail::EighArgs& g) {
   } else {
     void* h_work = sizes.host > 0 ? st.pinned_solver(sizes.host) : nullptr;
     // One call per matrix on the context's stream; calls run in order and share the work arrays.
-    for (std::int64_t i = 0; i < count; ++i)
+    // The docs do not promise that a hybrid routine is done with its host workspace when it
+    // returns: when one is used, wait before the next call reuses it.
+    for (std::int64_t i = 0; i < count; ++i) {
       DYNX_CUSOLVER_CHECK(cusolverDnXsyevd(h, st.cusolver_params(), jobz, uplo, n, dt,
                                            d_a + i * n * n, n, dt, d_w + i * n, dt, d_work,
                                            sizes.device, h_work, sizes.host, d_info + i));
+      if (h_work && i + 1 < count) DYNX_CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
   }
   launch_merge_solver_info(g.info, d_info, count, MatrixStatus::not_converged, stream);
 
