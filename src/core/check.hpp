@@ -13,6 +13,14 @@ namespace dynx::detail {
                                          int line);
 [[noreturn]] void throw_unsupported(const std::string& msg, const char* file, int line);
 
+/// The file name part of __FILE__, for "file:line" in error messages.
+inline const char* base_name(const char* file) noexcept {
+  const char* name = file;
+  for (const char* p = file; *p; ++p)
+    if (*p == '/') name = p + 1;
+  return name;
+}
+
 /// "48×32" for messages.
 inline std::string shape_str(std::int64_t rows, std::int64_t cols) {
   return fmt::format("{}x{}", rows, cols);

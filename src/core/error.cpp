@@ -21,15 +21,6 @@ CusolverError::~CusolverError() = default;
 
 namespace detail {
 
-namespace {
-const char* base_name(const char* file) {
-  const char* slash = file;
-  for (const char* p = file; *p; ++p)
-    if (*p == '/') slash = p + 1;
-  return slash;
-}
-}  // namespace
-
 void throw_invalid_argument(const char* expr, const std::string& msg, const char* file, int line) {
   throw InvalidArgument(fmt::format("dynx: {} (check `{}` failed at {}:{})", msg, expr,
                                     base_name(file), line));

@@ -14,16 +14,7 @@
 #include <climits>
 
 namespace dynx::cuda {
-namespace {
-
-const char* base_name(const char* file) {
-  const char* name = file;
-  for (const char* p = file; *p; ++p)
-    if (*p == '/') name = p + 1;
-  return name;
-}
-
-}  // namespace
+using detail::base_name;
 
 // --- errors --------------------------------------------------------------------------------------
 
