@@ -21,7 +21,24 @@ if(DYNX_ENABLE_MPI)
   find_package(MPI REQUIRED COMPONENTS CXX)
 endif()
 
+# File readers (src/io): zlib inflates deflated .npz members; HDF5 (C API) is optional.
+find_package(ZLIB REQUIRED)
+# FindHDF5 probes the C library by compiling a C file, so the C language must be enabled.
+enable_language(C)
+find_package(HDF5 COMPONENTS C)
+option(DYNX_ENABLE_HDF5 "Read HDF5 input files (needs the HDF5 C library; default ON if found)"
+       ${HDF5_FOUND})
+if(DYNX_ENABLE_HDF5 AND NOT HDF5_FOUND)
+  message(FATAL_ERROR "DYNX_ENABLE_HDF5: the HDF5 C library was not found (install libhdf5-dev) "
+                      "or configure with -DDYNX_ENABLE_HDF5=OFF")
+endif()
+set(DYNX_HAS_HDF5 ${DYNX_ENABLE_HDF5})
+
 add_library(dynx_deps_cpu INTERFACE)
 target_include_directories(dynx_deps_cpu SYSTEM INTERFACE ${DYNX_CBLAS_INCLUDE_DIR} ${DYNX_LAPACKE_INCLUDE_DIR})
 target_link_libraries(dynx_deps_cpu INTERFACE
   ${DYNX_LAPACKE_LIBRARY} ${BLAS_LIBRARIES} OpenMP::OpenMP_CXX spdlog::spdlog)
+target_link_libraries(dynx_deps_cpu INTERFACE ZLIB::ZLIB)
+if(DYNX_ENABLE_HDF5)
+  target_link_libraries(dynx_deps_cpu INTERFACE hdf5::hdf5)
+endif()

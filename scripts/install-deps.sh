@@ -16,6 +16,9 @@ packages=(
   libspdlog-dev libfmt-dev                # logging (private to libdynx)
   libgtest-dev libgmock-dev               # tests
   libbenchmark-dev                        # benchmarks
+  zlib1g-dev libhdf5-dev                  # .npz (deflate) and HDF5 input files
+  nlohmann-json3-dev                      # JSON records written by the CLI
+  clang                                   # libFuzzer targets for the file readers
 )
 for arg in "$@"; do
   case "$arg" in

@@ -7,6 +7,7 @@
 #include <dynx/config.hpp>
 #include <dynx/context.hpp>
 #include <dynx/device.hpp>
+#include <dynx/dsa.hpp>
 #include <dynx/error.hpp>
 #include <dynx/export.hpp>
 #include <dynx/linalg.hpp>

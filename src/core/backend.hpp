@@ -109,6 +109,50 @@ struct PolarArgs {
   std::int32_t* info;
 };
 
+// Element-wise and gather operations that the DSA pipeline composes with the batched linear
+// algebra above. Scalar arrays (`alpha`, `beta`, `out`) hold `count` values of `dtype` on the
+// context's device.
+
+/// Delay-embedding rows gathered from a time series: out_k(i, b·N + f) =
+/// data[(starts[k·rows + i] + (n_delays − 1 − b)·delay_interval)·N + f] (most recent lag first), or
+/// a zero row where starts[...] < 0. `data` is column-major N × samples; `starts` holds count·rows
+/// sample indices on the device; out is rows × N·n_delays.
+struct HankelArgs {
+  Dtype dtype;
+  const void* data;
+  std::int64_t n_features, n_delays, delay_interval;
+  const std::int64_t* starts;
+  std::int64_t rows, count;
+  MatRef out;
+};
+/// out[k] = Σ_ij a_k(i, j) · b_k(i, j) (Frobenius inner product, accumulated in double).
+struct DotArgs {
+  Dtype dtype;
+  std::int64_t m, n, count;
+  MatRef a, b;
+  void* out;
+};
+/// c_k = alpha[k] · op(a_k) + beta[k] · c_k with op = transpose when `transpose_a` (a_k is then
+/// n × m, and must not overlap c); a_k is not read where alpha[k] == 0, c_k not where
+/// beta[k] == 0 (so NaN there does not propagate). a may have stride 0.
+struct AxpbyArgs {
+  Dtype dtype;
+  std::int64_t m, n, count;
+  const void* alpha;
+  const void* beta;
+  bool transpose_a;
+  MatRef a, c;
+};
+/// One Adam step (Kingma & Ba, bias-corrected, step ≥ 1) on every entry of param with gradient
+/// grad and moment estimates moment1, moment2 (all m × n).
+struct AdamArgs {
+  Dtype dtype;
+  std::int64_t m, n, count;
+  MatRef param, grad, moment1, moment2;
+  double lr, beta1, beta2, eps;
+  std::int64_t step;
+};
+
 /// Per-context state a backend keeps (CUDA: stream and handles).
 class BackendState {
  public:
@@ -140,6 +184,12 @@ class Backend {
   virtual void solve_batched(Context&, const SolveArgs&) = 0;
   virtual void inverse_batched(Context&, const InverseArgs&) = 0;
   virtual void polar_batched(Context&, const PolarArgs&) = 0;
+
+  // Element-wise and gather operations (internal: used by the DSA pipeline, not public API).
+  virtual void hankel_rows(Context&, const HankelArgs&) = 0;
+  virtual void dot_batched(Context&, const DotArgs&) = 0;
+  virtual void axpby_batched(Context&, const AxpbyArgs&) = 0;
+  virtual void adam_batched(Context&, const AdamArgs&) = 0;
 };
 
 /// The backend for a device kind. Throws Unsupported for CUDA in a build without it.

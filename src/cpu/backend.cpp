@@ -42,6 +42,10 @@ DYNX_CPU_OP(eig)
 DYNX_CPU_OP(solve)
 DYNX_CPU_OP(inverse)
 DYNX_CPU_OP(polar)
+DYNX_CPU_OP(hankel_rows)
+DYNX_CPU_OP(dot)
+DYNX_CPU_OP(axpby)
+DYNX_CPU_OP(adam)
 #undef DYNX_CPU_OP
 
 class CpuBackend final : public detail::Backend {
@@ -73,6 +77,12 @@ class CpuBackend final : public detail::Backend {
     by_dtype<Op_inverse>(c, a);
   }
   void polar_batched(Context& c, const detail::PolarArgs& a) override { by_dtype<Op_polar>(c, a); }
+  void hankel_rows(Context& c, const detail::HankelArgs& a) override {
+    by_dtype<Op_hankel_rows>(c, a);
+  }
+  void dot_batched(Context& c, const detail::DotArgs& a) override { by_dtype<Op_dot>(c, a); }
+  void axpby_batched(Context& c, const detail::AxpbyArgs& a) override { by_dtype<Op_axpby>(c, a); }
+  void adam_batched(Context& c, const detail::AdamArgs& a) override { by_dtype<Op_adam>(c, a); }
 };
 
 }  // namespace

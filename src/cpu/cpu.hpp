@@ -25,6 +25,10 @@ template <class T> void eig(Context&, const detail::EigArgs&);
 template <class T> void solve(Context&, const detail::SolveArgs&);
 template <class T> void inverse(Context&, const detail::InverseArgs&);
 template <class T> void polar(Context&, const detail::PolarArgs&);
+template <class T> void hankel_rows(Context&, const detail::HankelArgs&);
+template <class T> void dot(Context&, const detail::DotArgs&);
+template <class T> void axpby(Context&, const detail::AxpbyArgs&);
+template <class T> void adam(Context&, const detail::AdamArgs&);
 
 /// While alive, keeps a pthreads build of OpenBLAS single-threaded so that it does not
 /// oversubscribe the cores our OpenMP loop over the batch already uses. The OpenMP build of

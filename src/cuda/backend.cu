@@ -36,6 +36,10 @@ DYNX_CUDA_OP(eig)
 DYNX_CUDA_OP(solve)
 DYNX_CUDA_OP(inverse)
 DYNX_CUDA_OP(polar)
+DYNX_CUDA_OP(hankel_rows)
+DYNX_CUDA_OP(dot)
+DYNX_CUDA_OP(axpby)
+DYNX_CUDA_OP(adam)
 #undef DYNX_CUDA_OP
 
 class CudaBackend final : public detail::Backend {
@@ -64,6 +68,12 @@ class CudaBackend final : public detail::Backend {
     by_dtype<Op_inverse>(c, a);
   }
   void polar_batched(Context& c, const detail::PolarArgs& a) override { by_dtype<Op_polar>(c, a); }
+  void hankel_rows(Context& c, const detail::HankelArgs& a) override {
+    by_dtype<Op_hankel_rows>(c, a);
+  }
+  void dot_batched(Context& c, const detail::DotArgs& a) override { by_dtype<Op_dot>(c, a); }
+  void axpby_batched(Context& c, const detail::AxpbyArgs& a) override { by_dtype<Op_axpby>(c, a); }
+  void adam_batched(Context& c, const detail::AdamArgs& a) override { by_dtype<Op_adam>(c, a); }
 };
 
 }  // namespace

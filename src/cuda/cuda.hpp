@@ -28,6 +28,10 @@ template <class T> void eig(Context&, const detail::EigArgs&);
 template <class T> void solve(Context&, const detail::SolveArgs&);
 template <class T> void inverse(Context&, const detail::InverseArgs&);
 template <class T> void polar(Context&, const detail::PolarArgs&);
+template <class T> void hankel_rows(Context&, const detail::HankelArgs&);
+template <class T> void dot(Context&, const detail::DotArgs&);
+template <class T> void axpby(Context&, const detail::AxpbyArgs&);
+template <class T> void adam(Context&, const detail::AdamArgs&);
 
 /// Thin factors A_k = U_k diag(s_k) V_kᵀ as the SVD core leaves them in the workspace, k =
 /// min(m, n): s_k descending (k entries, contiguous), U_k the first k columns of an m-row matrix,

@@ -1,0 +1,304 @@
+#pragma once
+/// \file dsa.hpp
+/// Dynamical Similarity Analysis (Ostrow et al., NeurIPS 2023): fit a linear operator to the
+/// delay-embedded, SVD-whitened dynamics of each system (Hankel DMD), then compare operators by
+/// Procrustes analysis over vector fields, min over orthogonal C of ‖Â − C B̂ Cᵀ‖ on
+/// Frobenius-normalised operators, or by the 2-Wasserstein distance between eigenvalue sets.
+/// Spec: shared/specs/dsa.md. Defaults of the reference package `dsa-metric` per entry point are
+/// listed next to each option.
+
+#include <dynx/batch.hpp>
+#include <dynx/context.hpp>
+#include <dynx/export.hpp>
+#include <dynx/types.hpp>
+
+#include <complex>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dynx {
+
+// ------------------------------------------------------------------------------------------------
+// Data
+
+/// One system's recordings: trials of `n_features` features, trial k a column-major
+/// n_features × lengths[k] block (the features of one time step contiguous), trials stored back
+/// to back from `data`. A row-major NumPy array of shape (T, N) or (K, T, N) is exactly this
+/// layout. Trials may differ in length (ragged); regression pairs never cross a trial boundary.
+/// `data` lives on `device` (the host, or the device of the context that fits it).
+template <class T>
+struct TrialSet {
+  const T* data = nullptr;
+  std::int64_t n_features = 0;
+  std::vector<std::int64_t> lengths;
+  Device device = Device::cpu();
+
+  /// One trajectory of `length` time steps.
+  static TrialSet single(const T* data, std::int64_t length, std::int64_t n_features,
+                         Device device = Device::cpu()) {
+    return TrialSet{data, n_features, {length}, device};
+  }
+  /// `trials` trials of equal `length` (a (K, T, N) array).
+  static TrialSet equal_trials(const T* data, std::int64_t trials, std::int64_t length,
+                               std::int64_t n_features, Device device = Device::cpu()) {
+    return TrialSet{data, n_features, std::vector<std::int64_t>(static_cast<std::size_t>(trials), length),
+                    device};
+  }
+  /// Σ lengths.
+  std::int64_t total_length() const noexcept {
+    std::int64_t t = 0;
+    for (auto l : lengths) t += l;
+    return t;
+  }
+};
+
+// ------------------------------------------------------------------------------------------------
+// Fit: Hankel DMD (spec §3)
+
+/// How the Hankel DMD rank r is chosen. At most one of `rank`, `rank_thresh`,
+/// `rank_explained_variance` and `optimal_rank` may be set; none keeps every singular value above
+/// the relative cutoff (the reference's default, r = k).
+struct HankelDmdOptions {
+  std::int64_t n_delays = 1;        ///< d ≥ 1 lag blocks (reference DMD default 1)
+  std::int64_t delay_interval = 1;  ///< τ ≥ 1 samples between lags (rows still advance by one)
+  std::optional<std::int64_t> rank;            ///< explicit r; capped at k with a warning
+  std::optional<double> rank_thresh;           ///< r = #{σ_i > θ} (absolute), at least 1
+  std::optional<double> rank_explained_variance;  ///< smallest r with Σ_{i≤r} σ² / Σ σ² ≥ p
+  /// Gavish–Donoho optimal hard threshold for unknown noise (IEEE Trans. Inf. Theory 2014):
+  /// r = #{σ_i > ω(β) · median σ}, β = min(R, D) / max(R, D).
+  bool optimal_rank = false;
+  /// Singular values with σ_i ≤ cutoff · σ_1 are dropped before any rule (they are rounding noise
+  /// of an exactly rank-deficient Hankel matrix). Negative: 1e-12 in float64, 1e-6 in float32;
+  /// 0 disables. The reference has no cutoff.
+  double rel_sigma_cutoff = -1;
+  /// Ridge λ, in whitened units (the regression inputs have unit-norm columns, so λ ~ 0.1–1
+  /// shrinks every eigenvalue strongly). Reference: DMD class 1e-8, DMDConfig 0.
+  double lambda = 1e-8;
+  /// Reduced-rank regression (the rank rule applies to the eigenvalues of the RRR projector);
+  /// the operator is then k × k of rank ≤ r.
+  bool reduced_rank = false;
+  std::int64_t steps_ahead = 1;  ///< s ≥ 1: regress v_{t+s} on v_t
+  /// Hankel rows formed at once per system; memory is O(chunk_rows · N·d + (N·d)²) however long
+  /// the recording. 0: automatic.
+  std::int64_t chunk_rows = 0;
+};
+
+/// A fitted Hankel DMD model, on the host.
+template <class T>
+struct DmdModel {
+  std::int64_t rank = 0;  ///< n: `a` is n × n (k × k with reduced_rank)
+  /// The operator A_v, column-major, acting on column vectors: v_{t+s} ≈ A_v v_t in the top-r
+  /// whitened eigen-time-delay coordinates (spec §3.5; with reduced_rank the forward map, i.e.
+  /// the transpose of the reference's row-vector operator).
+  std::vector<T> a;
+  std::vector<T> singular_values;  ///< all k singular values of the Hankel matrix, descending
+  std::int64_t embedding_dim = 0;   ///< D = N · n_delays
+  std::int64_t hankel_rows = 0;     ///< R = Σ_k (T_k − (d−1)τ)
+  std::int64_t regression_pairs = 0;  ///< M = Σ_k (T'_k − s)
+  std::int64_t kept_singular_values = 0;  ///< k after the relative cutoff
+  std::vector<std::string> warnings;  ///< rank capped, threshold above all σ, trials skipped, …
+};
+
+/// Fits one Hankel DMD model per system (spec §3). Systems may differ in features, lengths and
+/// trial counts; systems with the same embedding dimension are fitted together in batched calls
+/// on the context's device. Memory per system is independent of the recording length (streamed
+/// QR of the Hankel matrix, then a second streamed pass for the regression). Synchronous.
+/// Throws InvalidArgument naming the system and the reason: empty or ragged-N data, NaN/Inf
+/// (with the trial and time step), too few time points for the delays, impossible options,
+/// constant data (all singular values zero).
+template <class T>
+DYNX_API std::vector<DmdModel<T>> hankel_dmd_fit(Context& ctx,
+                                                 const std::vector<TrialSet<T>>& systems,
+                                                 const HankelDmdOptions& options = {});
+/// As above with one options struct per system (the reference's per-system broadcasting).
+template <class T>
+DYNX_API std::vector<DmdModel<T>> hankel_dmd_fit(Context& ctx,
+                                                 const std::vector<TrialSet<T>>& systems,
+                                                 const std::vector<HankelDmdOptions>& options);
+
+// ------------------------------------------------------------------------------------------------
+// Compare two operators (spec §4)
+
+/// The minimiser of ‖Â − C B̂ Cᵀ‖ over orthogonal C.
+enum class ProcrustesOptimizer {
+  /// dynx default: closed-form candidates (eigenbases of sym(Â), ÂᵀÂ, ÂÂᵀ with a sign search,
+  /// the best sign pattern of the identity, the identity, a reflection) and seeded random
+  /// rotations, each refined by Riemannian gradient ascent on O(n) (Barzilai–Borwein steps,
+  /// non-monotone line search, Cayley retraction), keeping the best. Finds every exact orthogonal
+  /// conjugacy, including sign flips.
+  riemannian_multistart,
+  /// The published procedure: Adam on a skew-symmetric parameter S with C = (I+S)⁻¹(I−S), twice
+  /// (aligning B̂ and P B̂ Pᵀ with P the swap of the first two coordinates), a fixed number of
+  /// steps, the branch with the smaller last loss wins. dynx parameterises S = X − Xᵀ directly
+  /// and starts at X = 0, where the reference passes X through a randomly initialised MLP.
+  reference_like,
+};
+
+struct ProcrustesOptions {
+  ProcrustesOptimizer optimizer = ProcrustesOptimizer::riemannian_multistart;
+  std::int64_t random_starts = 2;  ///< Haar-random starts besides the closed-form candidates
+  std::int64_t probe_iters = 12;   ///< iterations every start gets before the best are refined
+  std::int64_t refine_top = 2;     ///< starts per pair refined to convergence
+  std::int64_t max_iters = 1000;   ///< iteration cap per refined start
+  /// Convergence: ‖Riemannian gradient‖ ≤ grad_tol, or relative change of the objective below
+  /// 1e-3 · grad_tol² over 5 iterations. 0: 1e-9 (float64) or 1e-5 (float32).
+  double grad_tol = 0;
+  std::uint64_t seed = 0;  ///< random starts are seeded per pair from (seed, pair index)
+  /// reference_like: Adam steps per branch and learning rate (reference DSA defaults 1500 and
+  /// 5e-3; SimilarityTransformDist class defaults 200 and 0.01).
+  std::int64_t reference_iters = 1500;
+  double reference_lr = 5e-3;
+};
+
+/// Per-pair outcome of a Procrustes comparison.
+struct ProcrustesInfo {
+  std::int64_t iterations = 0;  ///< iterations of the winning start (Adam steps for reference_like)
+  std::int32_t best_start = -1;  ///< index of the winning start (candidate order as documented)
+  bool converged = false;        ///< the winning start met the convergence test
+  double orthogonality_error = 0;  ///< ‖CᵀC − I‖_F of the returned C
+};
+
+/// Procrustes over vector fields for a batch of pairs: pair k compares a_k with b_k (both n × n,
+/// any scale: each is normalised to unit Frobenius norm first; inputs are not modified).
+/// `angular[k]` = arccos⟨Â, C B̂ Cᵀ⟩ ∈ [0, π] computed stably as 2·asin(euclidean/2), and
+/// `euclidean[k]` = ‖Â − C B̂ Cᵀ‖ ∈ [0, 2], at the returned C (either output may be empty).
+/// `c` (optional, n × n per pair) receives the minimiser, orthogonal to rounding. Views live on
+/// the context's device. `info` (optional, host) is resized to the batch. Synchronous.
+/// Throws InvalidArgument for non-square or mismatched shapes, NaN/Inf or zero-norm operators.
+template <class T>
+DYNX_API void procrustes_vf_distance(Context& ctx, MatrixBatch<const T> a, MatrixBatch<const T> b,
+                                     VectorBatch<T> angular, VectorBatch<T> euclidean,
+                                     MatrixBatch<T> c = {}, const ProcrustesOptions& options = {},
+                                     std::vector<ProcrustesInfo>* info = nullptr);
+
+/// How eigenvalue sets of different sizes are weighted in the Wasserstein score (spec §4.4).
+enum class WassersteinWeights {
+  uniform,    ///< weights 1/n and 1/m (the reference's DSA class with score 'wasserstein')
+  pad_zeros,  ///< the smaller set padded with zeros to the larger size, then uniform weights
+              ///< (the reference's fallback when angular/euclidean operators differ in size)
+};
+
+/// Squared 2-Wasserstein distance between the eigenvalue sets of a_k and b_k (points in the
+/// complex plane, cost |λ − μ|², exact transport: assignment when the sizes are equal). Not scale
+/// invariant, 0 for any similar pair. a and b may differ in size; views on the context's device,
+/// `out` on the host (count values). Synchronous.
+template <class T>
+DYNX_API void spectral_wasserstein(Context& ctx, MatrixBatch<const T> a, MatrixBatch<const T> b,
+                                   T* out, WassersteinWeights weights = WassersteinWeights::uniform);
+
+/// The same from precomputed eigenvalues (uniform or zero-padded weights).
+template <class T>
+DYNX_API T wasserstein_eigenvalues(const std::vector<std::complex<T>>& x,
+                                   const std::vector<std::complex<T>>& y,
+                                   WassersteinWeights weights = WassersteinWeights::uniform);
+
+// ------------------------------------------------------------------------------------------------
+// Many systems (spec §5)
+
+/// The score reported by the DSA entry points.
+enum class DsaScore {
+  angular,      ///< radians, [0, π] (SimilarityTransformDist class default; DSA ≤ v2.0.0)
+  euclidean,    ///< [0, 2], = 2 sin(angular / 2)
+  wasserstein,  ///< squared W2 of eigenvalues (DSA class and GeneralizedDSA default ≥ v2.0.1)
+};
+
+/// What to do when two fitted operators differ in size and the score is angular/euclidean.
+enum class SizeMismatch {
+  error,          ///< dynx default: throw InvalidArgument naming both systems and sizes
+  wasserstein,    ///< report the zero-padded Wasserstein score instead (the reference's silent
+                  ///< behaviour), flagged in the pair's status
+  zero_pad,       ///< pad the smaller operator with zero rows/columns, then Procrustes
+};
+
+/// Outcome of one pair in a many-system comparison.
+enum class PairStatus : std::int32_t {
+  ok = 0,
+  not_converged = 1,       ///< the optimiser hit its iteration cap (value is still an upper bound)
+  size_fallback = 2,       ///< sizes differed: Wasserstein reported (SizeMismatch::wasserstein)
+  zero_padded = 3,         ///< sizes differed: smaller operator zero-padded (SizeMismatch::zero_pad)
+};
+
+struct DsaOptions {
+  HankelDmdOptions fit;  ///< the same options for every system (use the model overloads to vary)
+  DsaScore score = DsaScore::angular;
+  ProcrustesOptions procrustes;
+  SizeMismatch size_mismatch = SizeMismatch::error;
+  WassersteinWeights wasserstein_weights = WassersteinWeights::uniform;
+  /// Called on the calling thread after each batch of pairs: (pairs done, pairs total).
+  std::function<void(std::int64_t, std::int64_t)> progress;
+  /// Pairs compared per batched call (bounds memory; 0: automatic).
+  std::int64_t pairs_per_batch = 0;
+};
+
+/// A distance matrix with per-pair diagnostics (row-major, rows × cols).
+struct DsaResult {
+  std::int64_t rows = 0, cols = 0;
+  std::vector<double> distance;
+  std::vector<PairStatus> status;
+  std::vector<std::int64_t> iterations;
+  bool symmetric = false;  ///< all-pairs: each unordered pair computed once and mirrored
+};
+
+/// All pairs of `models` (self-pairwise, spec §5): entry (i, j) for j < i is computed once as
+/// d(A_i, A_j) in row-major order and mirrored; the diagonal is 0. On CUDA the pairs of a batch
+/// are optimised together in batched kernels; on the CPU in parallel over pairs. Synchronous.
+template <class T>
+DYNX_API DsaResult compare_models_pairwise(Context& ctx, const std::vector<DmdModel<T>>& models,
+                                           const DsaOptions& options = {});
+/// Every d(X_i, Y_j) (bipartite; a one-to-many comparison is the case of one X or one Y).
+template <class T>
+DYNX_API DsaResult compare_models_cross(Context& ctx, const std::vector<DmdModel<T>>& x,
+                                        const std::vector<DmdModel<T>>& y,
+                                        const DsaOptions& options = {});
+
+/// Fit, then compare all pairs (each system fitted once).
+template <class T>
+DYNX_API DsaResult dsa_pairwise(Context& ctx, const std::vector<TrialSet<T>>& systems,
+                                const DsaOptions& options = {});
+/// Fit, then compare every X system with every Y system.
+template <class T>
+DYNX_API DsaResult dsa_cross(Context& ctx, const std::vector<TrialSet<T>>& x,
+                             const std::vector<TrialSet<T>>& y, const DsaOptions& options = {});
+
+// ------------------------------------------------------------------------------------------------
+// Geometric baselines (compare states, not dynamics)
+
+enum class GeometryMetric {
+  procrustes,  ///< angular Procrustes shape distance arccos(‖X̃ᵀỸ‖_* / (‖X̃‖‖Ỹ‖)) on centred
+               ///< states after PCA to a common dimension (Williams et al., NeurIPS 2021)
+  cka,         ///< 1 − linear CKA on centred states (Kornblith et al., ICML 2019)
+};
+
+struct GeometryOptions {
+  GeometryMetric metric = GeometryMetric::procrustes;
+  /// PCA dimension for Procrustes (≤ min feature count of the pair); 0: min(N_x, N_y).
+  std::int64_t pca_dim = 0;
+};
+
+/// All pairs of a geometric metric on the raw states (time steps of all trials stacked). Every
+/// system must have the same number of time steps in total (the time points are matched).
+template <class T>
+DYNX_API DsaResult geometry_pairwise(Context& ctx, const std::vector<TrialSet<T>>& systems,
+                                     const GeometryOptions& options = {});
+
+// ------------------------------------------------------------------------------------------------
+// Built-in example systems
+
+/// A named example data set: a (trials, time, features) row-major array.
+struct ExampleSystem {
+  std::string name;
+  std::string description;
+  std::int64_t trials = 0, length = 0, features = 0;
+  std::vector<double> data;
+};
+
+/// Example systems that show what DSA adds over geometry (deterministic for a seed): a damped
+/// rotation observed through a random orthogonal map (two copies that look different in state
+/// space but are conjugate), the same rotation with a non-orthogonal distortion, a non-conjugate
+/// system tuned to look alike in state space, and a Van der Pol oscillator and a rotated copy.
+DYNX_API std::vector<ExampleSystem> dsa_example_systems(std::uint64_t seed = 0);
+
+}  // namespace dynx

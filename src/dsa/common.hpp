@@ -1,0 +1,121 @@
+#pragma once
+// Internal helpers of the DSA pipeline: device arrays owned together with the context that uses
+// them, typed wrappers of the element-wise backend operations, and host <-> device transfers.
+// Everything here runs on whichever backend the context selects.
+
+#include "core/backend.hpp"
+#include "core/check.hpp"
+
+#include <dynx/buffer.hpp>
+#include <dynx/context.hpp>
+#include <dynx/linalg.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace dynx::dsa {
+
+/// A packed batch of `count` rows × cols column-major matrices on the context's device.
+template <class T>
+struct DeviceBatch {
+  Buffer<T> buf;
+  std::int64_t rows = 0, cols = 0, count = 0;
+
+  DeviceBatch() = default;
+  DeviceBatch(Context& ctx, std::int64_t rows_, std::int64_t cols_, std::int64_t count_)
+      : buf(static_cast<std::size_t>(rows_ * cols_ * count_), ctx.device()),
+        rows(rows_), cols(cols_), count(count_) {}
+  std::int64_t stride() const noexcept { return rows * cols; }
+  T* ptr(std::int64_t k) noexcept { return buf.data() + k * stride(); }
+  MatrixBatch<T> view() noexcept { return {buf.data(), rows, cols, count, buf.device()}; }
+  MatrixBatch<const T> cview() const noexcept {
+    return {buf.data(), rows, cols, count, buf.device()};
+  }
+  detail::MatRef ref() const noexcept {
+    return {const_cast<T*>(buf.data()), rows, cols, rows, stride(), count, dtype_v<T>};
+  }
+};
+
+/// A matrix batch view as an untyped backend reference.
+template <class T>
+detail::MatRef mref(MatrixBatch<T> m) noexcept {
+  return detail::ref(m);
+}
+
+/// Copies `n` elements between host and the context's device (either direction; a plain copy on
+/// the CPU backend).
+template <class T>
+void upload(Context& ctx, T* d_dst, const T* h_src, std::size_t n) {
+  copy_bytes(ctx, d_dst, ctx.device(), h_src, Device::cpu(), n * sizeof(T));
+}
+template <class T>
+void download(Context& ctx, T* h_dst, const T* d_src, std::size_t n) {
+  copy_bytes(ctx, h_dst, Device::cpu(), d_src, ctx.device(), n * sizeof(T));
+  ctx.synchronize();
+}
+template <class T>
+Buffer<T> to_ctx(Context& ctx, const std::vector<T>& h) {
+  Buffer<T> b(h.size(), ctx.device());
+  if (!h.empty()) upload(ctx, b.data(), h.data(), h.size());
+  return b;
+}
+template <class T>
+std::vector<T> to_host_vector(Context& ctx, const T* d, std::size_t n) {
+  std::vector<T> h(n);
+  if (n) download(ctx, h.data(), d, n);
+  return h;
+}
+
+/// out[k] = <a_k, b_k> (device array of a.count scalars).
+template <class T>
+void dot(Context& ctx, const detail::MatRef& a, const detail::MatRef& b, T* d_out) {
+  detail::backend_for(ctx).dot_batched(
+      ctx, detail::DotArgs{dtype_v<T>, a.rows, a.cols, a.count, a, b, d_out});
+}
+
+/// c_k = alpha[k] · op(a_k) + beta[k] · c_k (alpha, beta: device arrays of c.count scalars).
+template <class T>
+void axpby(Context& ctx, const T* d_alpha, const detail::MatRef& a, const T* d_beta,
+           const detail::MatRef& c, bool transpose_a = false) {
+  detail::backend_for(ctx).axpby_batched(
+      ctx, detail::AxpbyArgs{dtype_v<T>, c.rows, c.cols, c.count, d_alpha, d_beta, transpose_a,
+                             a, c});
+}
+
+/// C = alpha op(A) op(B) + beta C over the batch (A or B may be broadcast with stride 0).
+template <class T>
+void gemm(Context& ctx, Op ta, Op tb, T alpha, const detail::MatRef& a, const detail::MatRef& b,
+          T beta, const detail::MatRef& c) {
+  const std::int64_t k = ta == Op::n ? a.cols : a.rows;
+  detail::backend_for(ctx).gemm_batched(
+      ctx, detail::GemmArgs{dtype_v<T>, ta, tb, c.rows, c.cols, k, c.count, double(alpha),
+                            double(beta), a, b, c});
+}
+
+/// A view of `count` matrices of `m` starting at matrix `first`.
+inline detail::MatRef slice(detail::MatRef m, std::int64_t first, std::int64_t count) {
+  m.data = static_cast<char*>(m.data) +
+           first * m.stride * static_cast<std::int64_t>(dtype_size(m.dtype));
+  m.count = count;
+  return m;
+}
+
+/// Per-item scalars held on the host and mirrored to the device on demand.
+template <class T>
+struct Scalars {
+  std::vector<T> h;
+  Buffer<T> d;
+  Scalars(Context& ctx, std::int64_t count, T value = T(0))
+      : h(static_cast<std::size_t>(count), value), d(static_cast<std::size_t>(count), ctx.device()) {}
+  /// Sends h to the device and returns the device pointer.
+  const T* push(Context& ctx) {
+    if (!h.empty()) upload(ctx, d.data(), h.data(), h.size());
+    return d.data();
+  }
+  /// Fetches the device values into h.
+  void pull(Context& ctx) {
+    if (!h.empty()) download(ctx, h.data(), d.data(), h.size());
+  }
+};
+
+}  // namespace dynx::dsa

@@ -1,0 +1,37 @@
+#pragma once
+// Functions shared between the DSA translation units (fit, procrustes, wasserstein, pairwise).
+
+#include <dynx/context.hpp>
+#include <dynx/dsa.hpp>
+
+#include <complex>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dynx::dsa {
+
+/// Procrustes for `count` pairs of unit-norm n × n host matrices (packed): writes the euclidean
+/// score per pair and, when h_c is non-null, the orthogonal minimiser. `keys` (count entries, or
+/// null for 0..count-1) seed each pair's random starts, so results do not depend on batching.
+template <class T>
+void procrustes_normalised(Context& ctx, std::int64_t n, std::int64_t count, const T* h_a,
+                           const T* h_b, const ProcrustesOptions& o, const std::int64_t* keys,
+                           T* h_euclid, T* h_c, std::vector<ProcrustesInfo>& info);
+
+/// Scales an n × n host matrix to unit Frobenius norm; InvalidArgument (prefixed by `who`) for
+/// NaN/Inf or the zero matrix.
+template <class T>
+void normalise_operator(std::int64_t n, T* a, const std::string& who);
+
+void check_procrustes_options(const ProcrustesOptions& o);
+
+/// Eigenvalues of host matrices (mats[i] is sizes[i] × sizes[i], packed), computed batched by
+/// size on the context's device. `who` prefixes error messages ("<who> <i>: ...").
+template <class T>
+std::vector<std::vector<std::complex<T>>> eigenvalues_of(Context& ctx,
+                                                         const std::vector<const T*>& mats,
+                                                         const std::vector<std::int64_t>& sizes,
+                                                         const std::string& who);
+
+}  // namespace dynx::dsa

@@ -1,0 +1,754 @@
+// Procrustes analysis over vector fields (spec §4.1–4.2): min over orthogonal C of
+// ‖Â − C B̂ Cᵀ‖ for a batch of pairs, i.e. max over C of f(C) = ⟨Â, C B̂ Cᵀ⟩.
+//
+// riemannian_multistart: every pair gets several starting points (closed-form candidates built
+// from eigenbases of matrices that transform covariantly under C, with the best sign pattern,
+// plus the identity, a reflection and seeded Haar-random rotations). All starts of all pairs are
+// then refined together, in lockstep, by Riemannian gradient ascent on O(n): with M = C B̂ Cᵀ and
+// the left-trivialised gradient Ω = skew(Â Mᵀ − Mᵀ Â) (d/dt f(e^{tΩ} C) = ‖Ω‖² at t = 0), a step
+// is C ← R C with the Cayley rotation R = (I − τΩ/2)⁻¹(I + τΩ/2), τ from alternating
+// Barzilai–Borwein formulas, accepted by a non-monotone Armijo test (Zhang & Hager, SIAM J. Optim.
+// 2004; for orthogonality constraints Wen & Yin, Math. Program. 2013). Each step is a handful of
+// batched GEMMs, one batched LU solve and per-item inner products, so the same code runs on the
+// CPU backend (OpenMP over the batch) and on CUDA (cuBLAS/cuSOLVER batched calls): the host only
+// sees a few scalars per item per iteration. After a short probe every start, the best
+// `refine_top` starts of each pair run to convergence, and the best one wins.
+//
+// reference_like: Adam on X with S = X − Xᵀ and C = (I + S)⁻¹(I − S), on B̂ and on P B̂ Pᵀ (P swaps
+// the first two coordinates), a fixed number of steps, the branch with the smaller last loss.
+//
+// Scores are recomputed at the end from the polar factor of the winning C (orthogonal to
+// rounding): e = ‖Â − C B̂ Cᵀ‖, angular = 2 asin(e/2).
+
+#include "dsa/common.hpp"
+#include "dsa/internal.hpp"
+
+#include "core/log.hpp"
+
+#include <dynx/dsa.hpp>
+#include <dynx/math/procrustes.hpp>
+#include <dynx/status.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+
+#include <omp.h>
+
+namespace dynx {
+namespace dsa {
+namespace {
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+/// Host matrices: `count` packed n × n column-major matrices.
+template <class T>
+struct HostBatch {
+  std::int64_t n = 0, count = 0;
+  std::vector<T> v;
+  HostBatch() = default;
+  HostBatch(std::int64_t n_, std::int64_t count_)
+      : n(n_), count(count_), v(std::size_t(n_ * n_ * count_), T(0)) {}
+  T* ptr(std::int64_t k) { return v.data() + k * n * n; }
+  const T* ptr(std::int64_t k) const { return v.data() + k * n * n; }
+  MatrixBatch<T> view() { return {v.data(), n, n, count}; }
+  MatrixBatch<const T> cview() const { return {v.data(), n, n, count}; }
+};
+
+// ------------------------------------------------------------------------------------------------
+// Lockstep Riemannian ascent over a batch of (Â, B̂, C) items.
+
+template <class T>
+struct AscentResult {
+  std::vector<T> f;                 // ⟨Â, C B̂ Cᵀ⟩ at the end
+  std::vector<std::int64_t> iters;  // accepted steps
+  std::vector<char> converged;
+};
+
+template <class T>
+class Ascent {
+ public:
+  Ascent(Context& ctx, std::int64_t n, std::int64_t count, T grad_tol)
+      : ctx_(ctx), n_(n), count_(count), gtol_(grad_tol),
+        a_(ctx, n, n, count), b_(ctx, n, n, count), c_(ctx, n, n, count), m_(ctx, n, n, count),
+        z_(ctx, n, n, count), om_(ctx, n, n, count), om_prev_(ctx, n, n, count),
+        l_(ctx, n, n, count), rhs_(ctx, n, n, count), rot_(ctx, n, n, count),
+        c_try_(ctx, n, n, count), m_try_(ctx, n, n, count), tmp_(ctx, n, n, count),
+        eye_(ctx, n, n, 1), alpha_(ctx, count), beta_(ctx, count), f_try_(ctx, count),
+        g2_(ctx, count), cross_(ctx, count), fval_(ctx, count) {
+    std::vector<T> eye(std::size_t(n * n), T(0));
+    for (std::int64_t i = 0; i < n; ++i) eye[std::size_t(i * n + i)] = T(1);
+    upload(ctx, eye_.buf.data(), eye.data(), eye.size());
+  }
+
+  /// Runs up to `max_iters` iterations from the given starts (host arrays of count n × n).
+  AscentResult<T> run(const T* h_a, const T* h_b, T* h_c, std::int64_t max_iters) {
+    const std::size_t bytes = std::size_t(n_ * n_ * count_);
+    upload(ctx_, a_.buf.data(), h_a, bytes);
+    upload(ctx_, b_.buf.data(), h_b, bytes);
+    upload(ctx_, c_.buf.data(), h_c, bytes);
+    const std::size_t cnt = std::size_t(count_);
+    AscentResult<T> res{std::vector<T>(cnt), std::vector<std::int64_t>(cnt, 0),
+                        std::vector<char>(cnt, 0)};
+    // M = C B Cᵀ, f = ⟨A, M⟩, gradient.
+    gemm<T>(ctx_, Op::n, Op::n, T(1), c_.ref(), b_.ref(), T(0), tmp_.ref());
+    gemm<T>(ctx_, Op::n, Op::t, T(1), tmp_.ref(), c_.ref(), T(0), m_.ref());
+    dot<T>(ctx_, a_.ref(), m_.ref(), fval_.d.data());
+    fval_.pull(ctx_);
+    gradient();
+    g2_.pull(ctx_);
+    std::vector<T>& f = fval_.h;
+    std::vector<T> tau(cnt, T(0.5)), cref(f), qz(cnt, T(1)), g2_prev(cnt), step(cnt, T(0));
+    std::vector<std::vector<T>> hist(cnt);
+    std::vector<char> active(cnt, 1);
+    const T ftol = T(10) * std::numeric_limits<T>::epsilon();
+    for (std::size_t k = 0; k < cnt; ++k)
+      if (std::sqrt(g2_.h[k]) <= gtol_) {
+        active[k] = 0;
+        res.converged[k] = 1;
+      }
+    for (std::int64_t it = 0; it < max_iters; ++it) {
+      if (std::none_of(active.begin(), active.end(), [](char a) { return a != 0; })) break;
+      // Backtracking: items still looking for a step try τ; the rest take R = I.
+      std::vector<char> pending(active), accepted(cnt, 0);
+      std::vector<T> half(cnt);
+      for (int round = 0; round < 12; ++round) {
+        bool any = false;
+        for (std::size_t k = 0; k < cnt; ++k) {
+          half[k] = pending[k] ? tau[k] / T(2) : T(0);
+          any = any || pending[k];
+        }
+        if (!any) break;
+        try_step(half);
+        f_try_.pull(ctx_);
+        std::vector<char> now(cnt, 0);
+        for (std::size_t k = 0; k < cnt; ++k) {
+          if (!pending[k]) continue;
+          const T ft = f_try_.h[k];
+          if (std::isfinite(ft) && ft >= cref[k] + T(1e-4) * tau[k] * g2_.h[k]) {
+            accepted[k] = now[k] = 1;
+            pending[k] = 0;
+            step[k] = tau[k];
+            f[k] = ft;
+          } else {
+            tau[k] *= T(0.25);
+            if (tau[k] < T(1e-12)) pending[k] = 0;  // no ascent step left: stationary to rounding
+          }
+        }
+        if (std::any_of(now.begin(), now.end(), [](char x) { return x != 0; })) {
+          masked_copy(c_try_, c_, now);
+          masked_copy(m_try_, m_, now);
+        }
+      }
+      // Gradient at the new points; BB step sizes; convergence.
+      for (std::size_t k = 0; k < cnt; ++k) g2_prev[k] = g2_.h[k];
+      masked_copy(om_, om_prev_, accepted);  // Ω_prev ← Ω where a step was taken
+      gradient();
+      g2_.pull(ctx_);
+      dot<T>(ctx_, om_.ref(), om_prev_.ref(), cross_.d.data());
+      cross_.pull(ctx_);
+      for (std::size_t k = 0; k < cnt; ++k) {
+        if (!active[k]) continue;
+        if (!accepted[k]) {
+          if (tau[k] < T(1e-12)) {  // line search exhausted: converged to working precision
+            active[k] = 0;
+            res.converged[k] = 1;
+          }
+          continue;
+        }
+        res.iters[k] += 1;
+        // Ascent on f = descent on −f: s = τ Ω_prev, y = −(Ω − Ω_prev).
+        const T t = step[k];
+        const T sy = t * (g2_prev[k] - cross_.h[k]);
+        const T ss = t * t * g2_prev[k];
+        const T yy = std::max(T(0), g2_.h[k] - T(2) * cross_.h[k] + g2_prev[k]);
+        T next = T(2) * t;
+        if (sy > T(0)) next = (res.iters[k] % 2) ? ss / sy : (yy > T(0) ? sy / yy : T(2) * t);
+        tau[k] = std::min(std::max(next, T(1e-10)), T(1e4));
+        const T eta = T(0.85);
+        const T qn = eta * qz[k] + T(1);
+        cref[k] = (eta * qz[k] * cref[k] + f[k]) / qn;
+        qz[k] = qn;
+        auto& h = hist[k];
+        h.push_back(f[k]);
+        const bool small_grad = std::sqrt(g2_.h[k]) <= gtol_;
+        const bool stalled = h.size() > 5 && std::fabs(f[k] - h[h.size() - 6]) <=
+                                                 ftol * std::max(T(1), std::fabs(f[k]));
+        if (small_grad || stalled) {
+          active[k] = 0;
+          res.converged[k] = 1;
+        }
+      }
+    }
+    res.f = f;
+    download(ctx_, h_c, c_.buf.data(), bytes);
+    return res;
+  }
+
+ private:
+  /// Z = A Mᵀ − Mᵀ A, Ω = (Z − Zᵀ)/2, g2 = ‖Ω‖².
+  void gradient() {
+    gemm<T>(ctx_, Op::n, Op::t, T(1), a_.ref(), m_.ref(), T(0), z_.ref());
+    gemm<T>(ctx_, Op::t, Op::n, T(-1), m_.ref(), a_.ref(), T(1), z_.ref());
+    set_all(T(0.5), T(0));
+    axpby<T>(ctx_, alpha_.d.data(), z_.ref(), beta_.d.data(), om_.ref());
+    set_all(T(-0.5), T(1));
+    axpby<T>(ctx_, alpha_.d.data(), z_.ref(), beta_.d.data(), om_.ref(), /*transpose_a=*/true);
+    dot<T>(ctx_, om_.ref(), om_.ref(), g2_.d.data());
+  }
+  /// Trial points for half-steps h: R = (I − hΩ)⁻¹(I + hΩ), C' = R C, M' = R M Rᵀ, f' = ⟨A, M'⟩.
+  void try_step(const std::vector<T>& h) {
+    const detail::MatRef eye = broadcast_eye();
+    set_all(T(1), T(0));
+    axpby<T>(ctx_, alpha_.d.data(), eye, beta_.d.data(), l_.ref());
+    axpby<T>(ctx_, alpha_.d.data(), eye, beta_.d.data(), rhs_.ref());
+    for (std::size_t k = 0; k < h.size(); ++k) {
+      alpha_.h[k] = -h[k];
+      beta_.h[k] = T(1);
+    }
+    alpha_.push(ctx_);
+    beta_.push(ctx_);
+    axpby<T>(ctx_, alpha_.d.data(), om_.ref(), beta_.d.data(), l_.ref());
+    alpha_.h = h;
+    alpha_.push(ctx_);
+    axpby<T>(ctx_, alpha_.d.data(), om_.ref(), beta_.d.data(), rhs_.ref());
+    solve_batched<T>(ctx_, l_.cview(), rhs_.cview(), rot_.view());
+    gemm<T>(ctx_, Op::n, Op::n, T(1), rot_.ref(), c_.ref(), T(0), c_try_.ref());
+    gemm<T>(ctx_, Op::n, Op::n, T(1), rot_.ref(), m_.ref(), T(0), tmp_.ref());
+    gemm<T>(ctx_, Op::n, Op::t, T(1), tmp_.ref(), rot_.ref(), T(0), m_try_.ref());
+    dot<T>(ctx_, a_.ref(), m_try_.ref(), f_try_.d.data());
+  }
+  /// dst_k ← src_k where flags[k] (src is not read elsewhere).
+  void masked_copy(const DeviceBatch<T>& src, DeviceBatch<T>& dst, const std::vector<char>& flags) {
+    for (std::size_t k = 0; k < flags.size(); ++k) {
+      alpha_.h[k] = flags[k] ? T(1) : T(0);
+      beta_.h[k] = flags[k] ? T(0) : T(1);
+    }
+    alpha_.push(ctx_);
+    beta_.push(ctx_);
+    axpby<T>(ctx_, alpha_.d.data(), src.ref(), beta_.d.data(), dst.ref());
+  }
+  void set_all(T a, T b) {
+    std::fill(alpha_.h.begin(), alpha_.h.end(), a);
+    std::fill(beta_.h.begin(), beta_.h.end(), b);
+    alpha_.push(ctx_);
+    beta_.push(ctx_);
+  }
+  detail::MatRef broadcast_eye() const {
+    detail::MatRef r = eye_.ref();
+    r.stride = 0;
+    r.count = count_;
+    return r;
+  }
+
+  Context& ctx_;
+  std::int64_t n_, count_;
+  T gtol_;
+  DeviceBatch<T> a_, b_, c_, m_, z_, om_, om_prev_, l_, rhs_, rot_, c_try_, m_try_, tmp_, eye_;
+  Scalars<T> alpha_, beta_, f_try_, g2_, cross_, fval_;
+};
+
+// ------------------------------------------------------------------------------------------------
+// Starting points
+
+/// Number of closed-form starts (eigenbases of sym(Â), ÂᵀÂ, ÂÂᵀ with sign search; signs of the
+/// identity; identity; reflection).
+constexpr std::int64_t kClosedFormStarts = 6;
+
+/// Builds the starts for pairs [0, count) of (Â, B̂) (host, normalised): S per pair, pair-major.
+template <class T>
+HostBatch<T> make_starts(const HostBatch<T>& a, const HostBatch<T>& b, std::int64_t random_starts,
+                         std::uint64_t seed, const std::int64_t* keys, int threads) {
+  const std::int64_t n = a.n, count = a.count, S = kClosedFormStarts + random_starts;
+  const std::size_t nn = std::size_t(n * n);
+  HostBatch<T> starts(n, count * S);
+  Context cpu(Device::cpu());
+  cpu.set_num_threads(threads);
+
+  // Symmetric covariant matrices of both sides: for q = 0, 1, 2: sym(X), XᵀX, XXᵀ.
+  HostBatch<double> sym(n, 6 * count);
+  for (std::int64_t p = 0; p < count; ++p)
+    for (int side = 0; side < 2; ++side) {
+      const T* x = side == 0 ? a.ptr(p) : b.ptr(p);
+      for (int q = 0; q < 3; ++q) {
+        double* s = sym.ptr((p * 2 + side) * 3 + q);
+        for (std::int64_t j = 0; j < n; ++j)
+          for (std::int64_t i = 0; i < n; ++i) {
+            double v = 0;
+            if (q == 0) {
+              v = 0.5 * (double(x[j * n + i]) + double(x[i * n + j]));
+            } else {
+              for (std::int64_t l = 0; l < n; ++l)
+                v += q == 1 ? double(x[i * n + l]) * double(x[j * n + l])    // (XᵀX)_ij
+                            : double(x[l * n + i]) * double(x[l * n + j]);   // (XXᵀ)_ij
+            }
+            s[j * n + i] = v;
+          }
+      }
+    }
+  HostBatch<double> evec(n, 6 * count);
+  std::vector<double> evals(std::size_t(n * 6 * count));
+  {
+    BatchStatus st;  // a failed eigensolver only loses a candidate (NaN start, skipped below)
+    eigh_batched<double>(cpu, sym.cview(), VectorBatch<double>(evals.data(), n, 6 * count),
+                         evec.view(), &st);
+  }
+  // Candidates C = E_A D E_Bᵀ with D maximising ⟨Ẽ_A, D B̃ D⟩ (Ã, B̃ in their eigenbases), and
+  // C = D for the identity basis.
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
+  for (std::int64_t p = 0; p < count; ++p) {
+    try {
+      std::vector<double> at(nn), bt(nn), tmp(nn), w(nn), scratch(std::size_t(3 * n));
+      std::vector<signed char> d(static_cast<std::size_t>(n)), dtmp(static_cast<std::size_t>(n));
+      const T* ap = a.ptr(p);
+      const T* bp = b.ptr(p);
+      auto rotate = [&](const double* e, const T* x, std::vector<double>& out) {  // Eᵀ X E
+        for (std::int64_t j = 0; j < n; ++j)
+          for (std::int64_t i = 0; i < n; ++i) {
+            double s = 0;
+            for (std::int64_t l = 0; l < n; ++l) s += double(x[l * n + i]) * e[j * n + l];
+            tmp[std::size_t(j * n + i)] = s;  // X E
+          }
+        for (std::int64_t j = 0; j < n; ++j)
+          for (std::int64_t i = 0; i < n; ++i) {
+            double s = 0;
+            for (std::int64_t l = 0; l < n; ++l) s += e[i * n + l] * tmp[std::size_t(j * n + l)];
+            out[std::size_t(j * n + i)] = s;
+          }
+      };
+      for (int q = 0; q < 4; ++q) {
+        T* c = starts.ptr(p * S + q);
+        if (q < 3) {
+          const double* ea = evec.ptr((p * 2 + 0) * 3 + q);
+          const double* eb = evec.ptr((p * 2 + 1) * 3 + q);
+          rotate(ea, ap, at);
+          rotate(eb, bp, bt);
+          for (std::size_t e = 0; e < nn; ++e) w[e] = at[e] * bt[e];
+          math::sign_search<double>(n, w.data(), d.data(), scratch.data(), dtmp.data());
+          for (std::int64_t j = 0; j < n; ++j)
+            for (std::int64_t i = 0; i < n; ++i) {
+              double s = 0;
+              for (std::int64_t l = 0; l < n; ++l) s += ea[l * n + i] * double(d[std::size_t(l)]) * eb[l * n + j];
+              c[j * n + i] = static_cast<T>(s);
+            }
+        } else {
+          for (std::size_t e = 0; e < nn; ++e) w[e] = double(ap[e]) * double(bp[e]);
+          math::sign_search<double>(n, w.data(), d.data(), scratch.data(), dtmp.data());
+          for (std::int64_t i = 0; i < n; ++i) c[i * n + i] = T(d[std::size_t(i)]);
+        }
+      }
+      T* eye = starts.ptr(p * S + 4);
+      T* refl = starts.ptr(p * S + 5);
+      for (std::int64_t i = 0; i < n; ++i) eye[i * n + i] = refl[i * n + i] = T(1);
+      if (n >= 2) {  // the reference's second branch: swap of the first two coordinates
+        refl[0] = refl[n + 1] = T(0);
+        refl[1] = refl[n] = T(1);
+      } else {
+        refl[0] = T(-1);
+      }
+      // Haar-random rotations: QR of a Gaussian matrix with the signs of diag(R) fixed.
+      const std::int64_t key = keys ? keys[p] : p;
+      std::mt19937_64 rng(splitmix64(seed ^ splitmix64(std::uint64_t(key))));
+      std::normal_distribution<double> normal;
+      for (std::int64_t r = 0; r < random_starts; ++r) {
+        std::vector<double> g(nn);
+        for (auto& x : g) x = normal(rng);
+        // Modified Gram–Schmidt twice (n ≤ a few hundred; accuracy restored by the polar step).
+        for (int pass = 0; pass < 2; ++pass)
+          for (std::int64_t j = 0; j < n; ++j) {
+            double* gj = g.data() + j * n;
+            for (std::int64_t l = 0; l < j; ++l) {
+              const double* gl = g.data() + l * n;
+              double s = 0;
+              for (std::int64_t i = 0; i < n; ++i) s += gl[i] * gj[i];
+              for (std::int64_t i = 0; i < n; ++i) gj[i] -= s * gl[i];
+            }
+            double nrm = 0;
+            for (std::int64_t i = 0; i < n; ++i) nrm += gj[i] * gj[i];
+            nrm = std::sqrt(nrm);
+            for (std::int64_t i = 0; i < n; ++i) gj[i] /= nrm;
+          }
+        T* c = starts.ptr(p * S + kClosedFormStarts + r);
+        for (std::size_t e = 0; e < nn; ++e) c[e] = static_cast<T>(g[e]);
+      }
+      // A failed candidate (NaN from an eigensolver failure) falls back to the identity.
+      for (std::int64_t s = 0; s < S; ++s) {
+        T* c = starts.ptr(p * S + s);
+        if (!std::all_of(c, c + nn, [](T v) { return std::isfinite(v); })) {
+          std::fill(c, c + nn, T(0));
+          for (std::int64_t i = 0; i < n; ++i) c[i * n + i] = T(1);
+        }
+      }
+    } catch (...) {
+#pragma omp critical(dynx_procrustes_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  return starts;
+}
+
+/// Items per lockstep batch so that its ~14 n × n buffers stay within about 512 MiB.
+template <class T>
+std::int64_t items_per_batch(std::int64_t n) {
+  const std::int64_t per = 16 * n * n * std::int64_t(sizeof(T));
+  return std::max<std::int64_t>(1, (std::int64_t{1} << 29) / per);
+}
+
+template <class T>
+void riemannian(Context& ctx, const HostBatch<T>& a, const HostBatch<T>& b,
+                const ProcrustesOptions& o, const std::int64_t* keys, HostBatch<T>& c_best,
+                std::vector<ProcrustesInfo>& info) {
+  const std::int64_t n = a.n, count = a.count, S = kClosedFormStarts + o.random_starts;
+  const std::size_t nn = std::size_t(n * n);
+  const T gtol = o.grad_tol > 0 ? T(o.grad_tol) : (std::is_same<T, float>::value ? T(1e-5) : T(1e-9));
+  HostBatch<T> starts = make_starts(a, b, o.random_starts, o.seed, keys,
+                                    ctx.device().is_cpu() ? ctx.num_threads() : 1);
+
+  // Runs items [first, first + cnt) of (A, B, C) host arrays through the ascent in batches.
+  auto ascend = [&](const std::vector<std::int64_t>& pair_of, HostBatch<T>& c, std::int64_t iters,
+                    AscentResult<T>& out) {
+    const std::int64_t total = c.count;
+    out.f.assign(std::size_t(total), T(0));
+    out.iters.assign(std::size_t(total), 0);
+    out.converged.assign(std::size_t(total), 0);
+    const std::int64_t per = items_per_batch<T>(n);
+    for (std::int64_t first = 0; first < total; first += per) {
+      const std::int64_t cnt = std::min(per, total - first);
+      HostBatch<T> ha(n, cnt), hb(n, cnt);
+      for (std::int64_t k = 0; k < cnt; ++k) {
+        std::copy_n(a.ptr(pair_of[std::size_t(first + k)]), nn, ha.ptr(k));
+        std::copy_n(b.ptr(pair_of[std::size_t(first + k)]), nn, hb.ptr(k));
+      }
+      Ascent<T> asc(ctx, n, cnt, gtol);
+      auto r = asc.run(ha.v.data(), hb.v.data(), c.ptr(first), iters);
+      std::copy(r.f.begin(), r.f.end(), out.f.begin() + first);
+      std::copy(r.iters.begin(), r.iters.end(), out.iters.begin() + first);
+      std::copy(r.converged.begin(), r.converged.end(), out.converged.begin() + first);
+    }
+  };
+
+  // Phase 1: every start, a few iterations.
+  std::vector<std::int64_t> pair_of(std::size_t(count * S));
+  for (std::int64_t k = 0; k < count * S; ++k) pair_of[std::size_t(k)] = k / S;
+  AscentResult<T> probe;
+  ascend(pair_of, starts, std::max<std::int64_t>(o.probe_iters, 0), probe);
+
+  // Phase 2: the best refine_top starts of each pair (unconverged ones) to convergence.
+  const std::int64_t top = std::max<std::int64_t>(1, std::min(o.refine_top, S));
+  std::vector<std::int64_t> chosen;  // item indices into `starts`
+  for (std::int64_t p = 0; p < count; ++p) {
+    std::vector<std::int64_t> idx(static_cast<std::size_t>(S));
+    std::iota(idx.begin(), idx.end(), p * S);
+    std::stable_sort(idx.begin(), idx.end(), [&](std::int64_t x, std::int64_t y) {
+      return probe.f[std::size_t(x)] > probe.f[std::size_t(y)];
+    });
+    for (std::int64_t t = 0; t < top; ++t) chosen.push_back(idx[std::size_t(t)]);
+  }
+  HostBatch<T> refine(n, std::int64_t(chosen.size()));
+  std::vector<std::int64_t> refine_pair(chosen.size());
+  for (std::size_t t = 0; t < chosen.size(); ++t) {
+    std::copy_n(starts.ptr(chosen[t]), nn, refine.ptr(std::int64_t(t)));
+    refine_pair[t] = chosen[t] / S;
+  }
+  AscentResult<T> fine;
+  ascend(refine_pair, refine, std::max<std::int64_t>(o.max_iters - o.probe_iters, 0), fine);
+
+  for (std::int64_t p = 0; p < count; ++p) {
+    std::int64_t best = -1;
+    for (std::int64_t t = 0; t < top; ++t) {
+      const std::int64_t k = p * top + t;
+      if (best < 0 || fine.f[std::size_t(k)] > fine.f[std::size_t(best)]) best = k;
+    }
+    std::copy_n(refine.ptr(best), nn, c_best.ptr(p));
+    auto& inf = info[std::size_t(p)];
+    const std::int64_t item = chosen[std::size_t(best)];
+    inf.best_start = std::int32_t(item % S);
+    inf.iterations = probe.iters[std::size_t(item)] + fine.iters[std::size_t(best)];
+    inf.converged = fine.converged[std::size_t(best)] != 0 || probe.converged[std::size_t(item)] != 0;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// reference_like: Adam + Cayley, two branches.
+
+template <class T>
+void reference_like(Context& ctx, const HostBatch<T>& a, const HostBatch<T>& b,
+                    const ProcrustesOptions& o, HostBatch<T>& c_best,
+                    std::vector<ProcrustesInfo>& info) {
+  const std::int64_t n = a.n, count = a.count, items = 2 * count;
+  const std::size_t nn = std::size_t(n * n);
+  // Branch 0 aligns B̂, branch 1 aligns P B̂ Pᵀ (P swaps coordinates 0 and 1).
+  HostBatch<T> ha(n, items), hb(n, items);
+  for (std::int64_t p = 0; p < count; ++p)
+    for (int br = 0; br < 2; ++br) {
+      std::copy_n(a.ptr(p), nn, ha.ptr(2 * p + br));
+      T* dst = hb.ptr(2 * p + br);
+      const T* src = b.ptr(p);
+      for (std::int64_t j = 0; j < n; ++j)
+        for (std::int64_t i = 0; i < n; ++i) {
+          auto sw = [&](std::int64_t x) { return (br == 1 && n >= 2 && x < 2) ? 1 - x : x; };
+          dst[j * n + i] = src[sw(j) * n + sw(i)];
+        }
+    }
+  DeviceBatch<T> A(ctx, n, n, items), B(ctx, n, n, items), X(ctx, n, n, items),
+      S(ctx, n, n, items), IpS(ctx, n, n, items), ImS(ctx, n, n, items), Inv(ctx, n, n, items),
+      C(ctx, n, n, items), M(ctx, n, n, items), R(ctx, n, n, items), G(ctx, n, n, items),
+      T1(ctx, n, n, items), T2(ctx, n, n, items), Gx(ctx, n, n, items), M1(ctx, n, n, items),
+      M2(ctx, n, n, items), eye(ctx, n, n, 1);
+  upload(ctx, A.buf.data(), ha.v.data(), ha.v.size());
+  upload(ctx, B.buf.data(), hb.v.data(), hb.v.size());
+  for (auto* z : {&X, &M1, &M2}) zero_bytes(ctx, z->buf.data(), ctx.device(), z->buf.bytes());
+  {
+    std::vector<T> e(nn, T(0));
+    for (std::int64_t i = 0; i < n; ++i) e[std::size_t(i * n + i)] = T(1);
+    upload(ctx, eye.buf.data(), e.data(), e.size());
+  }
+  detail::MatRef I = eye.ref();
+  I.stride = 0;
+  I.count = items;
+  Scalars<T> al(ctx, items), be(ctx, items), loss(ctx, items);
+  auto set = [&](T x, T y) {
+    std::fill(al.h.begin(), al.h.end(), x);
+    std::fill(be.h.begin(), be.h.end(), y);
+    al.push(ctx);
+    be.push(ctx);
+  };
+  auto forward = [&]() {  // S, C, M, R = M − A, loss
+    set(T(1), T(0));
+    axpby<T>(ctx, al.d.data(), X.ref(), be.d.data(), S.ref());
+    set(T(-1), T(1));
+    axpby<T>(ctx, al.d.data(), X.ref(), be.d.data(), S.ref(), true);  // S = X − Xᵀ
+    set(T(1), T(0));
+    axpby<T>(ctx, al.d.data(), I, be.d.data(), IpS.ref());
+    axpby<T>(ctx, al.d.data(), I, be.d.data(), ImS.ref());
+    set(T(1), T(1));
+    axpby<T>(ctx, al.d.data(), S.ref(), be.d.data(), IpS.ref());
+    set(T(-1), T(1));
+    axpby<T>(ctx, al.d.data(), S.ref(), be.d.data(), ImS.ref());
+    inverse_batched<T>(ctx, IpS.cview(), Inv.view());
+    gemm<T>(ctx, Op::n, Op::n, T(1), Inv.ref(), ImS.ref(), T(0), C.ref());  // C = (I+S)⁻¹(I−S)
+    gemm<T>(ctx, Op::n, Op::n, T(1), C.ref(), B.ref(), T(0), T1.ref());
+    gemm<T>(ctx, Op::n, Op::t, T(1), T1.ref(), C.ref(), T(0), M.ref());
+    set(T(1), T(0));
+    axpby<T>(ctx, al.d.data(), M.ref(), be.d.data(), R.ref());
+    set(T(-1), T(1));
+    axpby<T>(ctx, al.d.data(), A.ref(), be.d.data(), R.ref());
+    dot<T>(ctx, R.ref(), R.ref(), loss.d.data());
+  };
+  for (std::int64_t step = 1; step <= o.reference_iters; ++step) {
+    forward();
+    // dL/dC = 2 (R C B̂ᵀ + Rᵀ C B̂)
+    gemm<T>(ctx, Op::n, Op::t, T(1), C.ref(), B.ref(), T(0), T1.ref());
+    gemm<T>(ctx, Op::n, Op::n, T(2), R.ref(), T1.ref(), T(0), G.ref());
+    gemm<T>(ctx, Op::n, Op::n, T(1), C.ref(), B.ref(), T(0), T1.ref());
+    gemm<T>(ctx, Op::t, Op::n, T(2), R.ref(), T1.ref(), T(1), G.ref());
+    // dL/dS = −(I+S)⁻ᵀ G (C + I)ᵀ
+    set(T(1), T(0));
+    axpby<T>(ctx, al.d.data(), C.ref(), be.d.data(), T2.ref());
+    set(T(1), T(1));
+    axpby<T>(ctx, al.d.data(), I, be.d.data(), T2.ref());
+    gemm<T>(ctx, Op::n, Op::t, T(1), G.ref(), T2.ref(), T(0), T1.ref());
+    gemm<T>(ctx, Op::t, Op::n, T(-1), Inv.ref(), T1.ref(), T(0), T2.ref());
+    // dL/dX = dL/dS − (dL/dS)ᵀ
+    set(T(1), T(0));
+    axpby<T>(ctx, al.d.data(), T2.ref(), be.d.data(), Gx.ref());
+    set(T(-1), T(1));
+    axpby<T>(ctx, al.d.data(), T2.ref(), be.d.data(), Gx.ref(), true);
+    if (step == o.reference_iters) loss.pull(ctx);  // the last recorded loss (before the step)
+    detail::backend_for(ctx).adam_batched(
+        ctx, detail::AdamArgs{dtype_v<T>, n, n, items, X.ref(), Gx.ref(), M1.ref(), M2.ref(),
+                              o.reference_lr, 0.9, 0.999, 1e-8, step});
+  }
+  const std::vector<T> last = loss.h;
+  forward();  // C after the last step
+  HostBatch<T> hc(n, items);
+  download(ctx, hc.v.data(), C.buf.data(), hc.v.size());
+  for (std::int64_t p = 0; p < count; ++p) {
+    const int br = (o.reference_iters > 0 && last[std::size_t(2 * p + 1)] < last[std::size_t(2 * p)]) ? 1 : 0;
+    const T* src = hc.ptr(2 * p + br);
+    T* dst = c_best.ptr(p);
+    for (std::int64_t j = 0; j < n; ++j)  // C* = C_run · P for branch 1 (columns 0, 1 swapped)
+      for (std::int64_t i = 0; i < n; ++i) {
+        const std::int64_t jj = (br == 1 && n >= 2 && j < 2) ? 1 - j : j;
+        dst[j * n + i] = src[jj * n + i];
+      }
+    info[std::size_t(p)].best_start = br;
+    info[std::size_t(p)].iterations = o.reference_iters;
+    info[std::size_t(p)].converged = true;
+  }
+}
+
+}  // namespace
+
+template <class T>
+void procrustes_normalised(Context& ctx, std::int64_t n, std::int64_t count, const T* h_a,
+                           const T* h_b, const ProcrustesOptions& o, const std::int64_t* keys,
+                           T* h_euclid, T* h_c, std::vector<ProcrustesInfo>& info) {
+  info.assign(std::size_t(count), ProcrustesInfo{});
+  if (count == 0) return;
+  const std::size_t nn = std::size_t(n * n);
+  HostBatch<T> a(n, count), b(n, count), c(n, count);
+  std::copy_n(h_a, nn * std::size_t(count), a.v.data());
+  std::copy_n(h_b, nn * std::size_t(count), b.v.data());
+  if (o.optimizer == ProcrustesOptimizer::riemannian_multistart)
+    riemannian(ctx, a, b, o, keys, c, info);
+  else
+    reference_like(ctx, a, b, o, c, info);
+
+  // Scores at the polar factor of C: e = ‖Â − C B̂ Cᵀ‖.
+  const std::int64_t per = items_per_batch<T>(n);
+  for (std::int64_t first = 0; first < count; first += per) {
+    const std::int64_t cnt = std::min(per, count - first);
+    DeviceBatch<T> A(ctx, n, n, cnt), B(ctx, n, n, cnt), C(ctx, n, n, cnt), Q(ctx, n, n, cnt),
+        T1(ctx, n, n, cnt), E(ctx, n, n, cnt), eye(ctx, n, n, 1);
+    upload(ctx, A.buf.data(), a.ptr(first), nn * std::size_t(cnt));
+    upload(ctx, B.buf.data(), b.ptr(first), nn * std::size_t(cnt));
+    upload(ctx, C.buf.data(), c.ptr(first), nn * std::size_t(cnt));
+    polar_batched<T>(ctx, C.cview(), Q.view());
+    gemm<T>(ctx, Op::n, Op::n, T(1), Q.ref(), B.ref(), T(0), T1.ref());
+    gemm<T>(ctx, Op::n, Op::t, T(1), T1.ref(), Q.ref(), T(0), E.ref());  // M
+    Scalars<T> al(ctx, cnt, T(1)), be(ctx, cnt, T(-1)), e2(ctx, cnt), orth(ctx, cnt);
+    axpby<T>(ctx, al.push(ctx), A.ref(), be.push(ctx), E.ref());  // E = A − M
+    dot<T>(ctx, E.ref(), E.ref(), e2.d.data());
+    // ‖QᵀQ − I‖
+    {
+      std::vector<T> h(nn, T(0));
+      for (std::int64_t i = 0; i < n; ++i) h[std::size_t(i * n + i)] = T(1);
+      upload(ctx, eye.buf.data(), h.data(), h.size());
+      detail::MatRef I = eye.ref();
+      I.stride = 0;
+      I.count = cnt;
+      gemm<T>(ctx, Op::t, Op::n, T(1), Q.ref(), Q.ref(), T(0), T1.ref());
+      Scalars<T> m1(ctx, cnt, T(-1)), p1(ctx, cnt, T(1));
+      axpby<T>(ctx, m1.push(ctx), I, p1.push(ctx), T1.ref());
+      dot<T>(ctx, T1.ref(), T1.ref(), orth.d.data());
+    }
+    e2.pull(ctx);
+    orth.pull(ctx);
+    for (std::int64_t k = 0; k < cnt; ++k) {
+      h_euclid[first + k] = std::sqrt(std::max(T(0), e2.h[std::size_t(k)]));
+      info[std::size_t(first + k)].orthogonality_error = std::sqrt(double(orth.h[std::size_t(k)]));
+    }
+    if (h_c) download(ctx, h_c + std::size_t(first) * nn, Q.buf.data(), nn * std::size_t(cnt));
+  }
+}
+
+template void procrustes_normalised<float>(Context&, std::int64_t, std::int64_t, const float*,
+                                           const float*, const ProcrustesOptions&,
+                                           const std::int64_t*, float*, float*,
+                                           std::vector<ProcrustesInfo>&);
+template void procrustes_normalised<double>(Context&, std::int64_t, std::int64_t, const double*,
+                                            const double*, const ProcrustesOptions&,
+                                            const std::int64_t*, double*, double*,
+                                            std::vector<ProcrustesInfo>&);
+
+template <class T>
+void normalise_operator(std::int64_t n, T* a, const std::string& who) {
+  double s = 0;
+  for (std::int64_t e = 0; e < n * n; ++e) {
+    DYNX_EXPECTS(std::isfinite(a[e]), who + " holds NaN or Inf");
+    s += double(a[e]) * double(a[e]);
+  }
+  DYNX_EXPECTS(s > 0, who + " is the zero matrix (its angular/euclidean score is undefined)");
+  const double inv = 1.0 / std::sqrt(s);
+  for (std::int64_t e = 0; e < n * n; ++e) a[e] = static_cast<T>(double(a[e]) * inv);
+}
+template void normalise_operator<float>(std::int64_t, float*, const std::string&);
+template void normalise_operator<double>(std::int64_t, double*, const std::string&);
+
+void check_procrustes_options(const ProcrustesOptions& o) {
+  DYNX_EXPECTS(o.random_starts >= 0, "procrustes: random_starts must be >= 0");
+  DYNX_EXPECTS(o.probe_iters >= 0, "procrustes: probe_iters must be >= 0");
+  DYNX_EXPECTS(o.refine_top >= 1, "procrustes: refine_top must be >= 1");
+  DYNX_EXPECTS(o.max_iters >= 0, "procrustes: max_iters must be >= 0");
+  DYNX_EXPECTS(o.grad_tol >= 0 && std::isfinite(o.grad_tol), "procrustes: grad_tol must be >= 0");
+  DYNX_EXPECTS(o.reference_iters >= 0, "procrustes: reference_iters must be >= 0");
+  DYNX_EXPECTS(o.reference_lr > 0 && std::isfinite(o.reference_lr),
+               "procrustes: reference_lr must be > 0");
+}
+
+}  // namespace dsa
+
+template <class T>
+void procrustes_vf_distance(Context& ctx, MatrixBatch<const T> a, MatrixBatch<const T> b,
+                            VectorBatch<T> angular, VectorBatch<T> euclidean, MatrixBatch<T> c,
+                            const ProcrustesOptions& options, std::vector<ProcrustesInfo>* info) {
+  dsa::check_procrustes_options(options);
+  DYNX_EXPECTS(a.rows == a.cols, fmt::format("procrustes_vf_distance: `a` must be square, got {}",
+                                             detail::shape_str(a.rows, a.cols)));
+  DYNX_EXPECTS(b.rows == a.rows && b.cols == a.cols,
+               fmt::format("procrustes_vf_distance: `b` is {} but `a` is {} (operators of "
+                           "different sizes: use spectral_wasserstein or zero-pad)",
+                           detail::shape_str(b.rows, b.cols), detail::shape_str(a.rows, a.cols)));
+  DYNX_EXPECTS(b.count == a.count, "procrustes_vf_distance: `a` and `b` differ in batch size");
+  for (auto dev : {a.device, b.device})
+    DYNX_EXPECTS(dev == ctx.device(), "procrustes_vf_distance: inputs must be on the context's device");
+  const std::int64_t n = a.rows, count = a.count;
+  DYNX_EXPECTS(n >= 1, "procrustes_vf_distance: operators must be at least 1x1");
+  auto check_out = [&](const VectorBatch<T>& v, const char* name) {
+    if (v.data == nullptr) return;
+    DYNX_EXPECTS(v.size == 1 || v.count == count,
+                 fmt::format("procrustes_vf_distance: `{}` needs one value per pair", name));
+    DYNX_EXPECTS(v.device == ctx.device(),
+                 fmt::format("procrustes_vf_distance: `{}` must be on the context's device", name));
+  };
+  check_out(angular, "angular");
+  check_out(euclidean, "euclidean");
+  if (c.data)
+    DYNX_EXPECTS(c.rows == n && c.cols == n && c.count == count && c.device == ctx.device(),
+                 "procrustes_vf_distance: `c` must be n x n per pair on the context's device");
+  const std::size_t nn = std::size_t(n * n);
+  std::vector<T> ha(nn * std::size_t(count)), hb(nn * std::size_t(count));
+  for (std::int64_t k = 0; k < count; ++k) {  // gather (any ld/stride) to packed host arrays
+    for (std::int64_t j = 0; j < n; ++j) {
+      copy_bytes(ctx, ha.data() + k * n * n + j * n, Device::cpu(), a.data + k * a.stride + j * a.ld,
+                 a.device, std::size_t(n) * sizeof(T));
+      copy_bytes(ctx, hb.data() + k * n * n + j * n, Device::cpu(), b.data + k * b.stride + j * b.ld,
+                 b.device, std::size_t(n) * sizeof(T));
+    }
+  }
+  ctx.synchronize();
+  for (std::int64_t k = 0; k < count; ++k) {
+    dsa::normalise_operator(n, ha.data() + k * n * n, fmt::format("procrustes_vf_distance: a[{}]", k));
+    dsa::normalise_operator(n, hb.data() + k * n * n, fmt::format("procrustes_vf_distance: b[{}]", k));
+  }
+  std::vector<T> e(static_cast<std::size_t>(count)), hc(c.data ? nn * std::size_t(count) : 0);
+  std::vector<ProcrustesInfo> inf;
+  dsa::procrustes_normalised<T>(ctx, n, count, ha.data(), hb.data(), options, nullptr, e.data(),
+                                c.data ? hc.data() : nullptr, inf);
+  for (std::int64_t k = 0; k < count; ++k) {
+    if (euclidean.data)
+      copy_bytes(ctx, euclidean.data + k * euclidean.stride, euclidean.device, &e[std::size_t(k)],
+                 Device::cpu(), sizeof(T));
+    if (angular.data) {
+      const T ang = math::angular_from_euclidean(e[std::size_t(k)]);
+      copy_bytes(ctx, angular.data + k * angular.stride, angular.device, &ang, Device::cpu(), sizeof(T));
+      ctx.synchronize();  // `ang` is a stack value
+    }
+    if (c.data)
+      for (std::int64_t j = 0; j < n; ++j)
+        copy_bytes(ctx, c.data + k * c.stride + j * c.ld, c.device, hc.data() + k * n * n + j * n,
+                   Device::cpu(), std::size_t(n) * sizeof(T));
+  }
+  ctx.synchronize();
+  if (info) *info = std::move(inf);
+}
+
+#define DYNX_INSTANTIATE(T)                                                                   \
+  template DYNX_API void procrustes_vf_distance<T>(                                           \
+      Context&, MatrixBatch<const T>, MatrixBatch<const T>, VectorBatch<T>, VectorBatch<T>,   \
+      MatrixBatch<T>, const ProcrustesOptions&, std::vector<ProcrustesInfo>*);
+DYNX_INSTANTIATE(float)
+DYNX_INSTANTIATE(double)
+#undef DYNX_INSTANTIATE
+
+}  // namespace dynx
