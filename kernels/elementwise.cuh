@@ -95,4 +95,69 @@ DYNX_KERNEL __launch_bounds__(BlockSize) void adam_kernel(
   }
 }
 
+/// The L-BFGS two-loop recursion (see LbfgsArgs), one block per item; `alpha` in shared memory
+/// (memory doubles, dynamic).
+template <int BlockSize, class T>
+DYNX_KERNEL __launch_bounds__(BlockSize) void lbfgs_direction_kernel(
+    const T* __restrict__ d_g, std::int64_t ldg, std::int64_t sg, T* __restrict__ d_out,
+    std::int64_t ldo, std::int64_t so, const T* __restrict__ d_s, std::int64_t lds,
+    std::int64_t ss, const T* __restrict__ d_y, std::int64_t ldy, std::int64_t sy,
+    const T* __restrict__ d_rho, const T* __restrict__ d_gamma, std::int64_t m, std::int64_t n,
+    std::int64_t count, std::int64_t memory, std::int64_t newest) {
+  using Reduce = cub::BlockReduce<double, BlockSize>;
+  __shared__ typename Reduce::TempStorage temp;
+  __shared__ double shared_dot;
+  extern __shared__ double alpha[];
+  const std::int64_t elems = m * n;
+  for (std::int64_t k = blockIdx.x; k < count; k += gridDim.x) {
+    T* q = d_out + k * so;
+    for (std::int64_t e = threadIdx.x; e < elems; e += BlockSize)
+      q[(e / m) * ldo + e % m] = d_g[k * sg + (e / m) * ldg + e % m];
+    __syncthreads();
+    for (std::int64_t i = 0; i < memory; ++i) {  // newest → oldest
+      const std::int64_t j = ((newest - i) % memory + memory) % memory;
+      const double r = static_cast<double>(d_rho[j * count + k]);
+      if (r == 0.0) {
+        if (threadIdx.x == 0) alpha[i] = 0.0;
+        continue;
+      }
+      const T* s = d_s + (j * count + k) * ss;
+      const T* y = d_y + (j * count + k) * sy;
+      double part = 0.0;
+      for (std::int64_t e = threadIdx.x; e < elems; e += BlockSize)
+        part += static_cast<double>(s[(e / m) * lds + e % m]) *
+                static_cast<double>(q[(e / m) * ldo + e % m]);
+      const double total = Reduce(temp).Sum(part);
+      if (threadIdx.x == 0) shared_dot = r * total;
+      __syncthreads();
+      const double a = shared_dot;
+      if (threadIdx.x == 0) alpha[i] = a;
+      for (std::int64_t e = threadIdx.x; e < elems; e += BlockSize)
+        q[(e / m) * ldo + e % m] -= T(a) * y[(e / m) * ldy + e % m];
+      __syncthreads();
+    }
+    const T gam = d_gamma[k];
+    for (std::int64_t e = threadIdx.x; e < elems; e += BlockSize) q[(e / m) * ldo + e % m] *= gam;
+    __syncthreads();
+    for (std::int64_t i = memory - 1; i >= 0; --i) {  // oldest → newest
+      const std::int64_t j = ((newest - i) % memory + memory) % memory;
+      const double r = static_cast<double>(d_rho[j * count + k]);
+      if (r == 0.0) continue;
+      const T* s = d_s + (j * count + k) * ss;
+      const T* y = d_y + (j * count + k) * sy;
+      double part = 0.0;
+      for (std::int64_t e = threadIdx.x; e < elems; e += BlockSize)
+        part += static_cast<double>(y[(e / m) * ldy + e % m]) *
+                static_cast<double>(q[(e / m) * ldo + e % m]);
+      const double total = Reduce(temp).Sum(part);
+      if (threadIdx.x == 0) shared_dot = alpha[i] - r * total;
+      __syncthreads();
+      const T c = T(shared_dot);
+      for (std::int64_t e = threadIdx.x; e < elems; e += BlockSize)
+        q[(e / m) * ldo + e % m] += c * s[(e / m) * lds + e % m];
+      __syncthreads();
+    }
+  }
+}
+
 }  // namespace dynx::cuda::kernels

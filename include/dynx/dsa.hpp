@@ -126,9 +126,8 @@ DYNX_API std::vector<DmdModel<T>> hankel_dmd_fit(Context& ctx,
 enum class ProcrustesOptimizer {
   /// dynx default: closed-form candidates (eigenbases of sym(Â), ÂᵀÂ, ÂÂᵀ with a sign search,
   /// the best sign pattern of the identity, the identity, a reflection) and seeded random
-  /// rotations, each refined by Riemannian gradient ascent on O(n) (Barzilai–Borwein steps,
-  /// non-monotone line search, Cayley retraction), keeping the best. Finds every exact orthogonal
-  /// conjugacy, including sign flips.
+  /// rotations, each refined by Riemannian L-BFGS on O(n) (Armijo line search, Cayley
+  /// retraction), keeping the best. Finds every exact orthogonal conjugacy, including sign flips.
   riemannian_multistart,
   /// The published procedure: Adam on a skew-symmetric parameter S with C = (I+S)⁻¹(I−S), twice
   /// (aligning B̂ and P B̂ Pᵀ with P the swap of the first two coordinates), a fixed number of
@@ -140,11 +139,14 @@ enum class ProcrustesOptimizer {
 struct ProcrustesOptions {
   ProcrustesOptimizer optimizer = ProcrustesOptimizer::riemannian_multistart;
   std::int64_t random_starts = 2;  ///< Haar-random starts besides the closed-form candidates
-  std::int64_t probe_iters = 12;   ///< iterations every start gets before the best are refined
-  std::int64_t refine_top = 2;     ///< starts per pair refined to convergence
-  std::int64_t max_iters = 1000;   ///< iteration cap per refined start
-  /// Convergence: ‖Riemannian gradient‖ ≤ grad_tol, or relative change of the objective below
-  /// 1e-3 · grad_tol² over 5 iterations. 0: 1e-9 (float64) or 1e-5 (float32).
+  /// Every start gets `probe_iters` iterations; the best `refine_top` of each pair then run to
+  /// convergence, and the best of those wins.
+  std::int64_t probe_iters = 12;
+  std::int64_t refine_top = 2;
+  std::int64_t max_iters = 1000;  ///< iteration cap per pair (all stages of its winning start)
+  /// Convergence: ‖Riemannian gradient‖ ≤ grad_tol · ‖Â − C B̂ Cᵀ‖ (relative, so that exactly
+  /// conjugate pairs are driven to rounding), or no change of the objective beyond rounding over
+  /// 5 iterations, or no ascent step left. 0: 1e-7 (float64) or 3e-5 (float32).
   double grad_tol = 0;
   std::uint64_t seed = 0;  ///< random starts are seeded per pair from (seed, pair index)
   /// reference_like: Adam steps per branch and learning rate (reference DSA defaults 1500 and

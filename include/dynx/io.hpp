@@ -107,8 +107,8 @@ DYNX_API void write_csv(const std::string& path, std::int64_t rows, std::int64_t
 /// and `value_label`, `title` on top, row labels on the left and column labels on top (rotated when
 /// long, thinned out when the cells are too small for every label), NaN cells grey and hatched,
 /// and the value printed in each cell for matrices up to 20×20. Up to 100×100 cells each cell is an
-/// SVG element with a hover tooltip; larger matrices are embedded as one PNG image with a pixel per
-/// cell, which keeps a 1000×1000 file small. Labels (optional: empty vectors, otherwise sizes rows
+/// SVG element with a hover tooltip; larger matrices are embedded as one PNG image (a square of
+/// pixels per cell), which keeps a 1000×1000 file small. Labels (optional: empty vectors, otherwise sizes rows
 /// and cols) and texts are XML-escaped; invalid UTF-8 is replaced. +inf/-inf cells take the
 /// colour of the maximum/minimum. Throws InvalidArgument for negative sizes, label counts that do
 /// not match, or null data with rows*cols > 0; Error when the file cannot be written.

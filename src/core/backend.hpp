@@ -153,6 +153,19 @@ struct AdamArgs {
   std::int64_t step;
 };
 
+/// L-BFGS two-loop recursion (Nocedal & Wright, Alg. 7.4) per item: out_k = H_k grad_k, where
+/// H_k is the inverse-Hessian approximation from the pairs (s, y) of item k in slots
+/// (newest − i) mod memory, i = 0 … memory−1 (newest first). Slot j of item k is matrix
+/// j·count + k of `s` and `y` (slot-major, each m × n packed); rho[j·count + k] = 1/⟨s, y⟩, or 0
+/// for an empty or skipped slot; gamma[k] scales the initial H₀ = γ I. memory ≤ 64.
+struct LbfgsArgs {
+  Dtype dtype;
+  std::int64_t m, n, count, memory, newest;
+  MatRef grad, out, s, y;
+  const void* rho;
+  const void* gamma;
+};
+
 /// Per-context state a backend keeps (CUDA: stream and handles).
 class BackendState {
  public:
@@ -190,6 +203,7 @@ class Backend {
   virtual void dot_batched(Context&, const DotArgs&) = 0;
   virtual void axpby_batched(Context&, const AxpbyArgs&) = 0;
   virtual void adam_batched(Context&, const AdamArgs&) = 0;
+  virtual void lbfgs_direction(Context&, const LbfgsArgs&) = 0;
 };
 
 /// The backend for a device kind. Throws Unsupported for CUDA in a build without it.

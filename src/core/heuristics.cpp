@@ -43,8 +43,8 @@ EigCudaStrategy choose_eig_cuda_strategy(std::int64_t n, std::int64_t count) {
   return (n >= kXgeevMinDim && count <= 4) ? EigCudaStrategy::xgeev_each : EigCudaStrategy::host_offload;
 }
 
-bool parallel_over_batch(std::int64_t count, int threads) {
-  return threads > 1 && count >= threads;
+bool parallel_over_batch(std::int64_t count, int threads, double flops_per_matrix) {
+  return threads > 1 && count >= threads && double(count) * flops_per_matrix >= kMinParallelFlops;
 }
 
 }  // namespace dynx::detail

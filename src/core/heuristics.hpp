@@ -38,7 +38,11 @@ EigCudaStrategy choose_eig_cuda_strategy(std::int64_t n, std::int64_t count);
 inline constexpr std::int64_t kXgeevMinDim = 512;
 
 /// CPU batch loops run in parallel over matrices (single-threaded BLAS inside) when there are at
-/// least as many matrices as threads; otherwise one matrix at a time with BLAS/LAPACK threaded.
-bool parallel_over_batch(std::int64_t count, int threads);
+/// least as many matrices as threads and the batch is worth a fork/join (about
+/// kMinParallelFlops operations in all: below that, waking the thread team costs more than it
+/// saves, and an iterative solver calling many tiny batched ops would be slowed down several
+/// times); otherwise one matrix at a time with BLAS/LAPACK threaded.
+inline constexpr double kMinParallelFlops = 200000.0;
+bool parallel_over_batch(std::int64_t count, int threads, double flops_per_matrix);
 
 }  // namespace dynx::detail

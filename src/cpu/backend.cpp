@@ -46,6 +46,7 @@ DYNX_CPU_OP(hankel_rows)
 DYNX_CPU_OP(dot)
 DYNX_CPU_OP(axpby)
 DYNX_CPU_OP(adam)
+DYNX_CPU_OP(lbfgs)
 #undef DYNX_CPU_OP
 
 class CpuBackend final : public detail::Backend {
@@ -83,6 +84,9 @@ class CpuBackend final : public detail::Backend {
   void dot_batched(Context& c, const detail::DotArgs& a) override { by_dtype<Op_dot>(c, a); }
   void axpby_batched(Context& c, const detail::AxpbyArgs& a) override { by_dtype<Op_axpby>(c, a); }
   void adam_batched(Context& c, const detail::AdamArgs& a) override { by_dtype<Op_adam>(c, a); }
+  void lbfgs_direction(Context& c, const detail::LbfgsArgs& a) override {
+    by_dtype<Op_lbfgs>(c, a);
+  }
 };
 
 }  // namespace

@@ -29,6 +29,7 @@ template <class T> void hankel_rows(Context&, const detail::HankelArgs&);
 template <class T> void dot(Context&, const detail::DotArgs&);
 template <class T> void axpby(Context&, const detail::AxpbyArgs&);
 template <class T> void adam(Context&, const detail::AdamArgs&);
+template <class T> void lbfgs(Context&, const detail::LbfgsArgs&);
 
 /// While alive, keeps a pthreads build of OpenBLAS single-threaded so that it does not
 /// oversubscribe the cores our OpenMP loop over the batch already uses. The OpenMP build of
@@ -45,15 +46,15 @@ class BlasThreadsGuard {
   int saved_ = -1;
 };
 
-/// Calls f(k, t) for k in [0, count), where t in [0, threads) names the calling thread's slice of
+/// Calls f(k, t) for k in [0, count) (each about `flops_per_matrix` operations), where t in [0, threads) names the calling thread's slice of
 /// per-thread scratch. Parallel over the batch when detail::parallel_over_batch says so, serial
 /// (with multi-threaded BLAS inside each call) otherwise. The matrices of one batch cost the same,
 /// so the schedule is static: contiguous blocks per thread, no per-item synchronisation (which
 /// would dominate for 8×8 GEMMs). An exception thrown by f is rethrown on the calling thread
 /// after the loop.
 template <class F>
-void for_each_matrix(int threads, std::int64_t count, F&& f) {
-  if (!detail::parallel_over_batch(count, threads)) {
+void for_each_matrix(int threads, std::int64_t count, double flops_per_matrix, F&& f) {
+  if (!detail::parallel_over_batch(count, threads, flops_per_matrix)) {
     for (std::int64_t k = 0; k < count; ++k) f(k, 0);
     return;
   }
@@ -76,8 +77,8 @@ void for_each_matrix(int threads, std::int64_t count, F&& f) {
 }
 
 /// Number of threads for_each_matrix will use for this batch (scratch is sized by it).
-inline int loop_threads(int threads, std::int64_t count) {
-  return detail::parallel_over_batch(count, threads) ? threads : 1;
+inline int loop_threads(int threads, std::int64_t count, double flops_per_matrix) {
+  return detail::parallel_over_batch(count, threads, flops_per_matrix) ? threads : 1;
 }
 
 /// True when every entry of the rows × cols column-major matrix is finite.

@@ -28,10 +28,11 @@ void eig(Context& ctx, const detail::EigArgs& g) {
   const auto off_vr = layout.add<T>(vectors ? static_cast<std::size_t>(n) * n : 1);
   const auto off_work = layout.add<T>(static_cast<std::size_t>(lwork));
   const std::size_t per = layout.bytes();
-  const int threads = loop_threads(ctx.num_threads(), g.count);
+  const double flops = 10.0 * double(g.n) * double(g.n) * double(g.n);
+  const int threads = loop_threads(ctx.num_threads(), g.count, flops);
   char* ws = static_cast<char*>(ctx.workspace(per * threads));
 
-  for_each_matrix(ctx.num_threads(), g.count, [&](std::int64_t i, int t) {
+  for_each_matrix(ctx.num_threads(), g.count, flops, [&](std::int64_t i, int t) {
     const T* ai = static_cast<const T*>(g.a.data) + i * g.a.stride;
     C* wo = static_cast<C*>(g.w.data) + i * g.w.stride;
     C* vo = vectors ? static_cast<C*>(g.v.data) + i * g.v.stride : nullptr;

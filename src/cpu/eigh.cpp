@@ -28,10 +28,11 @@ void eigh(Context& ctx, const detail::EighArgs& g) {
   const auto off_work = layout.add<T>(static_cast<std::size_t>(lwork));
   const auto off_iwork = layout.add<lapack::idx>(static_cast<std::size_t>(liwork));
   const std::size_t per = layout.bytes();
-  const int threads = loop_threads(ctx.num_threads(), g.count);
+  const double flops = 4.0 * double(g.n) * double(g.n) * double(g.n);
+  const int threads = loop_threads(ctx.num_threads(), g.count, flops);
   char* ws = static_cast<char*>(ctx.workspace(per * threads));
 
-  for_each_matrix(ctx.num_threads(), g.count, [&](std::int64_t i, int t) {
+  for_each_matrix(ctx.num_threads(), g.count, flops, [&](std::int64_t i, int t) {
     const T* ai = static_cast<const T*>(g.a.data) + i * g.a.stride;
     if (!triangle_finite(ai, n, g.a.ld, g.uplo)) {
       set_status(g.info, i, MatrixStatus::non_finite);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace dynx::cpu {
 
@@ -15,7 +16,7 @@ void hankel_rows(Context& ctx, const detail::HankelArgs& a) {
   const T* data = static_cast<const T*>(a.data);
   const std::int64_t n = a.n_features, d = a.n_delays, tau = a.delay_interval;
   const auto out = a.out.as<T>(ctx.device());
-  for_each_matrix(ctx.num_threads(), a.count, [&](std::int64_t k, int) {
+  for_each_matrix(ctx.num_threads(), a.count, double(a.rows * n * d), [&](std::int64_t k, int) {
     T* o = out.data + k * out.stride;
     const std::int64_t* starts = a.starts + k * a.rows;
     for (std::int64_t b = 0; b < d; ++b) {
@@ -34,7 +35,7 @@ void dot(Context& ctx, const detail::DotArgs& args) {
   const auto a = args.a.as<T>(ctx.device());
   const auto b = args.b.as<T>(ctx.device());
   T* out = static_cast<T*>(args.out);
-  for_each_matrix(ctx.num_threads(), args.count, [&](std::int64_t k, int) {
+  for_each_matrix(ctx.num_threads(), args.count, 2.0 * double(args.m * args.n), [&](std::int64_t k, int) {
     const T* pa = a.data + k * a.stride;
     const T* pb = b.data + k * b.stride;
     double sum = 0.0;
@@ -51,7 +52,7 @@ void axpby(Context& ctx, const detail::AxpbyArgs& args) {
   const auto c = args.c.as<T>(ctx.device());
   const T* alpha = static_cast<const T*>(args.alpha);
   const T* beta = static_cast<const T*>(args.beta);
-  for_each_matrix(ctx.num_threads(), args.count, [&](std::int64_t k, int) {
+  for_each_matrix(ctx.num_threads(), args.count, 2.0 * double(args.m * args.n), [&](std::int64_t k, int) {
     const T* pa = a.data + k * a.stride;
     T* pc = c.data + k * c.stride;
     const T al = alpha[k], be = beta[k];
@@ -73,7 +74,7 @@ void adam(Context& ctx, const detail::AdamArgs& args) {
   const auto m2 = args.moment2.as<T>(ctx.device());
   const double c1 = 1.0 - std::pow(args.beta1, double(args.step));
   const double c2 = 1.0 - std::pow(args.beta2, double(args.step));
-  for_each_matrix(ctx.num_threads(), args.count, [&](std::int64_t k, int) {
+  for_each_matrix(ctx.num_threads(), args.count, 2.0 * double(args.m * args.n), [&](std::int64_t k, int) {
     for (std::int64_t j = 0; j < args.m * args.n; ++j) {
       const std::int64_t r = j % args.m, col = j / args.m;
       const T gr = g.data[k * g.stride + col * g.ld + r];
@@ -87,11 +88,59 @@ void adam(Context& ctx, const detail::AdamArgs& args) {
   });
 }
 
+template <class T>
+void lbfgs(Context& ctx, const detail::LbfgsArgs& a) {
+  const auto g = a.grad.as<T>(ctx.device());
+  const auto out = a.out.as<T>(ctx.device());
+  const auto s = a.s.as<T>(ctx.device());
+  const auto y = a.y.as<T>(ctx.device());
+  const T* rho = static_cast<const T*>(a.rho);
+  const T* gamma = static_cast<const T*>(a.gamma);
+  const std::int64_t rows = a.m, cols = a.n;
+  // ⟨x, q⟩ and q += c·x over an m × n matrix with leading dimension ld (q: out's ld).
+  auto dotq = [&](const T* x, std::int64_t ldx, const T* q) {
+    double d = 0;
+    for (std::int64_t j = 0; j < cols; ++j)
+      for (std::int64_t i = 0; i < rows; ++i) d += double(x[j * ldx + i]) * double(q[j * out.ld + i]);
+    return d;
+  };
+  auto axpy = [&](T c, const T* x, std::int64_t ldx, T* q) {
+    for (std::int64_t j = 0; j < cols; ++j)
+      for (std::int64_t i = 0; i < rows; ++i) q[j * out.ld + i] += c * x[j * ldx + i];
+  };
+  auto slot = [&](std::int64_t i) { return ((a.newest - i) % a.memory + a.memory) % a.memory; };
+  for_each_matrix(ctx.num_threads(), a.count, 4.0 * double(a.memory * rows * cols), [&](std::int64_t k, int) {
+    T* q = out.data + k * out.stride;
+    const T* gk = g.data + k * g.stride;
+    for (std::int64_t j = 0; j < cols; ++j)
+      for (std::int64_t i = 0; i < rows; ++i) q[j * out.ld + i] = gk[j * g.ld + i];
+    double alpha[64];  // memory ≤ 64 (checked by the caller's constant)
+    for (std::int64_t i = 0; i < a.memory; ++i) {  // newest → oldest
+      const std::int64_t j = slot(i);
+      const double r = double(rho[j * a.count + k]);
+      alpha[i] = 0;
+      if (r == 0.0) continue;
+      alpha[i] = r * dotq(s.data + (j * a.count + k) * s.stride, s.ld, q);
+      axpy(T(-alpha[i]), y.data + (j * a.count + k) * y.stride, y.ld, q);
+    }
+    for (std::int64_t j = 0; j < cols; ++j)
+      for (std::int64_t i = 0; i < rows; ++i) q[j * out.ld + i] *= gamma[k];
+    for (std::int64_t i = a.memory - 1; i >= 0; --i) {  // oldest → newest
+      const std::int64_t j = slot(i);
+      const double r = double(rho[j * a.count + k]);
+      if (r == 0.0) continue;
+      const double beta = r * dotq(y.data + (j * a.count + k) * y.stride, y.ld, q);
+      axpy(T(alpha[i] - beta), s.data + (j * a.count + k) * s.stride, s.ld, q);
+    }
+  });
+}
+
 #define DYNX_INSTANTIATE(T)                                                   \
   template void hankel_rows<T>(Context&, const detail::HankelArgs&);         \
   template void dot<T>(Context&, const detail::DotArgs&);                    \
   template void axpby<T>(Context&, const detail::AxpbyArgs&);                \
-  template void adam<T>(Context&, const detail::AdamArgs&);
+  template void adam<T>(Context&, const detail::AdamArgs&);                  \
+  template void lbfgs<T>(Context&, const detail::LbfgsArgs&);
 DYNX_INSTANTIATE(float)
 DYNX_INSTANTIATE(double)
 #undef DYNX_INSTANTIATE

@@ -72,7 +72,8 @@ void gemm(Context& ctx, const detail::GemmArgs& g) {
   const bool ta = g.transa == Op::t, tb = g.transb == Op::t;
   const bool small = m <= kSmallGemmMax && n <= kSmallGemmMax && k <= kSmallGemmMax;
   const SmallGemmFn<T> small_fn = small_gemm_for<T>(ta, tb);
-  for_each_matrix(ctx.num_threads(), g.count, [&](std::int64_t i, int) {
+  const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
+  for_each_matrix(ctx.num_threads(), g.count, flops, [&](std::int64_t i, int) {
     const T* ai = a + i * g.a.stride;
     const T* bi = b + i * g.b.stride;
     T* ci = c + i * g.c.stride;

@@ -30,10 +30,11 @@ void polar(Context& ctx, const detail::PolarArgs& g) {
   const auto off_work = layout.add<T>(static_cast<std::size_t>(lwork));
   const auto off_iwork = layout.add<lapack::idx>(8 * static_cast<std::size_t>(k));
   const std::size_t per = layout.bytes();
-  const int threads = loop_threads(ctx.num_threads(), g.count);
+  const double flops = 12.0 * double(g.m) * double(g.n) * double(std::min(g.m, g.n));
+  const int threads = loop_threads(ctx.num_threads(), g.count, flops);
   char* ws = static_cast<char*>(ctx.workspace(per * threads));
 
-  for_each_matrix(ctx.num_threads(), g.count, [&](std::int64_t i, int t) {
+  for_each_matrix(ctx.num_threads(), g.count, flops, [&](std::int64_t i, int t) {
     const T* ai = static_cast<const T*>(g.a.data) + i * g.a.stride;
     T* qi = static_cast<T*>(g.q.data) + i * g.q.stride;
     if (!all_finite(ai, m, n, g.a.ld)) {

@@ -28,10 +28,11 @@ void qr(Context& ctx, const detail::QrArgs& g) {
   const auto off_tau = layout.add<T>(k);
   const auto off_work = layout.add<T>(static_cast<std::size_t>(lwork));
   const std::size_t per = layout.bytes();
-  const int threads = loop_threads(ctx.num_threads(), g.count);
+  const double flops = 4.0 * double(g.m) * double(g.n) * double(std::min(g.m, g.n));
+  const int threads = loop_threads(ctx.num_threads(), g.count, flops);
   char* ws = static_cast<char*>(ctx.workspace(per * threads));
 
-  for_each_matrix(ctx.num_threads(), g.count, [&](std::int64_t i, int t) {
+  for_each_matrix(ctx.num_threads(), g.count, flops, [&](std::int64_t i, int t) {
     const T* ai = static_cast<const T*>(g.a.data) + i * g.a.stride;
     T* ri = static_cast<T*>(g.r.data) + i * g.r.stride;
     T* qi = want_q ? static_cast<T*>(g.q.data) + i * g.q.stride : nullptr;

@@ -16,10 +16,11 @@ void solve(Context& ctx, const detail::SolveArgs& g) {
   const auto off_a = layout.add<T>(static_cast<std::size_t>(n) * n);
   const auto off_piv = layout.add<lapack::idx>(n);
   const std::size_t per = layout.bytes();
-  const int threads = loop_threads(ctx.num_threads(), g.count);
+  const double flops = double(g.n) * double(g.n) * (double(g.n) + 2.0 * double(g.nrhs));
+  const int threads = loop_threads(ctx.num_threads(), g.count, flops);
   char* ws = static_cast<char*>(ctx.workspace(per * threads));
 
-  for_each_matrix(ctx.num_threads(), g.count, [&](std::int64_t i, int t) {
+  for_each_matrix(ctx.num_threads(), g.count, flops, [&](std::int64_t i, int t) {
     const T* ai = static_cast<const T*>(g.a.data) + i * g.a.stride;
     const T* bi = static_cast<const T*>(g.b.data) + i * g.b.stride;
     T* xi = static_cast<T*>(g.x.data) + i * g.x.stride;
@@ -54,10 +55,11 @@ void inverse(Context& ctx, const detail::InverseArgs& g) {
   const auto off_piv = layout.add<lapack::idx>(n);
   const auto off_work = layout.add<T>(static_cast<std::size_t>(lwork));
   const std::size_t per = layout.bytes();
-  const int threads = loop_threads(ctx.num_threads(), g.count);
+  const double flops = 3.0 * double(g.n) * double(g.n) * double(g.n);
+  const int threads = loop_threads(ctx.num_threads(), g.count, flops);
   char* ws = static_cast<char*>(ctx.workspace(per * threads));
 
-  for_each_matrix(ctx.num_threads(), g.count, [&](std::int64_t i, int t) {
+  for_each_matrix(ctx.num_threads(), g.count, flops, [&](std::int64_t i, int t) {
     const T* ai = static_cast<const T*>(g.a.data) + i * g.a.stride;
     T* inv = static_cast<T*>(g.ainv.data) + i * g.ainv.stride;
     if (!all_finite(ai, n, n, g.a.ld)) {

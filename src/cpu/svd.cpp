@@ -55,7 +55,8 @@ void svd(Context& ctx, const detail::SvdArgs& g) {
     to_lapack_int(g.vt.ld, op, "vt.ld");
   }
   const SvdPlan<T> plan(m, n, vectors, g.algorithm);
-  const int threads = loop_threads(ctx.num_threads(), g.count);
+  const double flops = 12.0 * double(g.m) * double(g.n) * double(std::min(g.m, g.n));
+  const int threads = loop_threads(ctx.num_threads(), g.count, flops);
   char* ws = static_cast<char*>(ctx.workspace(plan.bytes * threads));
 
   const T* a = static_cast<const T*>(g.a.data);
@@ -65,7 +66,7 @@ void svd(Context& ctx, const detail::SvdArgs& g) {
   const char job = vectors ? 'S' : 'N';
   const int k = plan.k;
 
-  for_each_matrix(ctx.num_threads(), g.count, [&](std::int64_t i, int t) {
+  for_each_matrix(ctx.num_threads(), g.count, flops, [&](std::int64_t i, int t) {
     const T* ai = a + i * g.a.stride;
     if (!all_finite(ai, m, n, g.a.ld)) {
       set_status(g.info, i, MatrixStatus::non_finite);

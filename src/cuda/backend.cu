@@ -40,6 +40,7 @@ DYNX_CUDA_OP(hankel_rows)
 DYNX_CUDA_OP(dot)
 DYNX_CUDA_OP(axpby)
 DYNX_CUDA_OP(adam)
+DYNX_CUDA_OP(lbfgs)
 #undef DYNX_CUDA_OP
 
 class CudaBackend final : public detail::Backend {
@@ -74,6 +75,9 @@ class CudaBackend final : public detail::Backend {
   void dot_batched(Context& c, const detail::DotArgs& a) override { by_dtype<Op_dot>(c, a); }
   void axpby_batched(Context& c, const detail::AxpbyArgs& a) override { by_dtype<Op_axpby>(c, a); }
   void adam_batched(Context& c, const detail::AdamArgs& a) override { by_dtype<Op_adam>(c, a); }
+  void lbfgs_direction(Context& c, const detail::LbfgsArgs& a) override {
+    by_dtype<Op_lbfgs>(c, a);
+  }
 };
 
 }  // namespace

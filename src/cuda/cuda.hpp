@@ -32,6 +32,7 @@ template <class T> void hankel_rows(Context&, const detail::HankelArgs&);
 template <class T> void dot(Context&, const detail::DotArgs&);
 template <class T> void axpby(Context&, const detail::AxpbyArgs&);
 template <class T> void adam(Context&, const detail::AdamArgs&);
+template <class T> void lbfgs(Context&, const detail::LbfgsArgs&);
 
 /// Thin factors A_k = U_k diag(s_k) V_kᵀ as the SVD core leaves them in the workspace, k =
 /// min(m, n): s_k descending (k entries, contiguous), U_k the first k columns of an m-row matrix,

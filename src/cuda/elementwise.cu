@@ -62,11 +62,27 @@ void adam(Context& ctx, const detail::AdamArgs& a) {
   DYNX_CUDA_LAUNCH_CHECK();
 }
 
+template <class T>
+void lbfgs(Context& ctx, const detail::LbfgsArgs& a) {
+  if (a.count == 0 || a.m * a.n == 0) return;
+  constexpr int kBlock = kernels::kBlockSize;
+  const std::size_t shared = std::size_t(a.memory) * sizeof(double);
+  kernels::lbfgs_direction_kernel<kBlock, T>
+      <<<kernels::per_matrix_grid(a.count), kBlock, shared, state_of(ctx).stream()>>>(
+          static_cast<const T*>(a.grad.data), a.grad.ld, a.grad.stride,
+          static_cast<T*>(a.out.data), a.out.ld, a.out.stride, static_cast<const T*>(a.s.data),
+          a.s.ld, a.s.stride, static_cast<const T*>(a.y.data), a.y.ld, a.y.stride,
+          static_cast<const T*>(a.rho), static_cast<const T*>(a.gamma), a.m, a.n, a.count,
+          a.memory, a.newest);
+  DYNX_CUDA_LAUNCH_CHECK();
+}
+
 #define DYNX_INSTANTIATE(T)                                                   \
   template void hankel_rows<T>(Context&, const detail::HankelArgs&);         \
   template void dot<T>(Context&, const detail::DotArgs&);                    \
   template void axpby<T>(Context&, const detail::AxpbyArgs&);                \
-  template void adam<T>(Context&, const detail::AdamArgs&);
+  template void adam<T>(Context&, const detail::AdamArgs&);                  \
+  template void lbfgs<T>(Context&, const detail::LbfgsArgs&);
 DYNX_INSTANTIATE(float)
 DYNX_INSTANTIATE(double)
 #undef DYNX_INSTANTIATE

@@ -4,11 +4,13 @@
 // riemannian_multistart: every pair gets several starting points (closed-form candidates built
 // from eigenbases of matrices that transform covariantly under C, with the best sign pattern,
 // plus the identity, a reflection and seeded Haar-random rotations). All starts of all pairs are
-// then refined together, in lockstep, by Riemannian gradient ascent on O(n): with M = C B̂ Cᵀ and
-// the left-trivialised gradient Ω = skew(Â Mᵀ − Mᵀ Â) (d/dt f(e^{tΩ} C) = ‖Ω‖² at t = 0), a step
-// is C ← R C with the Cayley rotation R = (I − τΩ/2)⁻¹(I + τΩ/2), τ from alternating
-// Barzilai–Borwein formulas, accepted by a non-monotone Armijo test (Zhang & Hager, SIAM J. Optim.
-// 2004; for orthogonality constraints Wen & Yin, Math. Program. 2013). Each step is a handful of
+// then refined together, in lockstep, by a Riemannian L-BFGS ascent on O(n): with M = C B̂ Cᵀ and
+// the left-trivialised gradient Ω = skew(Â Mᵀ − Mᵀ Â) (d/dt f(e^{tΩ} C) = ‖Ω‖² at t = 0), the
+// direction D is the two-loop L-BFGS product H Ω over the last pairs of steps and gradient
+// changes, all expressed in the Lie algebra (left-translation transport), and a step is C ← R C
+// with the Cayley rotation R = (I − τD/2)⁻¹(I + τD/2), τ = 1 backtracked by an Armijo test
+// (Huang, Gallivan & Absil, SIAM J. Optim. 2015, for Riemannian BFGS; the Cayley retraction on
+// orthogonality constraints as in Wen & Yin, Math. Program. 2013). Each step is a handful of
 // batched GEMMs, one batched LU solve and per-item inner products, so the same code runs on the
 // CPU backend (OpenMP over the batch) and on CUDA (cuBLAS/cuSOLVER batched calls): the host only
 // sees a few scalars per item per iteration. After a short probe every start, the best
@@ -23,6 +25,7 @@
 #include "dsa/common.hpp"
 #include "dsa/internal.hpp"
 
+#include "core/heuristics.hpp"
 #include "core/log.hpp"
 
 #include <dynx/dsa.hpp>
@@ -75,51 +78,90 @@ struct AscentResult {
 template <class T>
 class Ascent {
  public:
+  /// L-BFGS memory (pairs kept per item).
+  static constexpr std::int64_t kMemory = 6;
+
   Ascent(Context& ctx, std::int64_t n, std::int64_t count, T grad_tol)
       : ctx_(ctx), n_(n), count_(count), gtol_(grad_tol),
         a_(ctx, n, n, count), b_(ctx, n, n, count), c_(ctx, n, n, count), m_(ctx, n, n, count),
         z_(ctx, n, n, count), om_(ctx, n, n, count), om_prev_(ctx, n, n, count),
-        l_(ctx, n, n, count), rhs_(ctx, n, n, count), rot_(ctx, n, n, count),
-        c_try_(ctx, n, n, count), m_try_(ctx, n, n, count), tmp_(ctx, n, n, count),
-        eye_(ctx, n, n, 1), alpha_(ctx, count), beta_(ctx, count), f_try_(ctx, count),
-        g2_(ctx, count), cross_(ctx, count), fval_(ctx, count) {
+        dir_(ctx, n, n, count), l_(ctx, n, n, count), c_try_(ctx, n, n, count), m_try_(ctx, n, n, count),
+        tmp_(ctx, n, n, count), eye_(ctx, n, n, 1), s_(ctx, n, n, kMemory * count),
+        y_(ctx, n, n, kMemory * count), alpha_(ctx, count), beta_(ctx, count),
+        f_try_(ctx, count), g2_(ctx, count), pd_(ctx, count), fval_(ctx, count),
+        sy_(ctx, count), yy_(ctx, count), rho_(ctx, kMemory * count), gamma_(ctx, count, T(1)) {
     std::vector<T> eye(std::size_t(n * n), T(0));
     for (std::int64_t i = 0; i < n; ++i) eye[std::size_t(i * n + i)] = T(1);
     upload(ctx, eye_.buf.data(), eye.data(), eye.size());
   }
 
-  /// Runs up to `max_iters` iterations from the given starts (host arrays of count n × n).
+  /// Runs up to `max_iters` iterations from the given starts (host arrays of count n × n);
+  /// h_c receives the final points.
   AscentResult<T> run(const T* h_a, const T* h_b, T* h_c, std::int64_t max_iters) {
-    const std::size_t bytes = std::size_t(n_ * n_ * count_);
-    upload(ctx_, a_.buf.data(), h_a, bytes);
-    upload(ctx_, b_.buf.data(), h_b, bytes);
-    upload(ctx_, c_.buf.data(), h_c, bytes);
+    const std::size_t elems = std::size_t(n_ * n_ * count_);
+    upload(ctx_, a_.buf.data(), h_a, elems);
+    upload(ctx_, b_.buf.data(), h_b, elems);
+    upload(ctx_, c_.buf.data(), h_c, elems);
     const std::size_t cnt = std::size_t(count_);
     AscentResult<T> res{std::vector<T>(cnt), std::vector<std::int64_t>(cnt, 0),
                         std::vector<char>(cnt, 0)};
-    // M = C B Cᵀ, f = ⟨A, M⟩, gradient.
     gemm<T>(ctx_, Op::n, Op::n, T(1), c_.ref(), b_.ref(), T(0), tmp_.ref());
-    gemm<T>(ctx_, Op::n, Op::t, T(1), tmp_.ref(), c_.ref(), T(0), m_.ref());
+    gemm<T>(ctx_, Op::n, Op::t, T(1), tmp_.ref(), c_.ref(), T(0), m_.ref());  // M = C B Cᵀ
     dot<T>(ctx_, a_.ref(), m_.ref(), fval_.d.data());
     fval_.pull(ctx_);
     gradient();
     g2_.pull(ctx_);
     std::vector<T>& f = fval_.h;
-    std::vector<T> tau(cnt, T(0.5)), cref(f), qz(cnt, T(1)), g2_prev(cnt), step(cnt, T(0));
     std::vector<std::vector<T>> hist(cnt);
     std::vector<char> active(cnt, 1);
+    std::vector<std::int64_t> stored(cnt, 0);  // pairs in memory per item
     const T ftol = T(10) * std::numeric_limits<T>::epsilon();
     for (std::size_t k = 0; k < cnt; ++k)
-      if (std::sqrt(g2_.h[k]) <= gtol_) {
+      if (!(std::sqrt(g2_.h[k]) > gtol_)) {  // converged at the start (or NaN: nothing to do)
         active[k] = 0;
-        res.converged[k] = 1;
+        res.converged[k] = std::isfinite(g2_.h[k]);
       }
+    std::fill(rho_.h.begin(), rho_.h.end(), T(0));
+    rho_.push(ctx_);
     for (std::int64_t it = 0; it < max_iters; ++it) {
-      if (std::none_of(active.begin(), active.end(), [](char a) { return a != 0; })) break;
-      // Backtracking: items still looking for a step try τ; the rest take R = I.
+      if (std::none_of(active.begin(), active.end(), [](char x) { return x != 0; })) break;
+      // Direction: the L-BFGS step H Ω, or Ω itself where it is not an ascent direction.
+      const std::int64_t slot = it % kMemory;
+      if (it > 0) {
+        detail::backend_for(ctx_).lbfgs_direction(
+            ctx_, detail::LbfgsArgs{dtype_v<T>, n_, n_, count_, kMemory, (it - 1) % kMemory,
+                                    om_.ref(), dir_.ref(), s_.ref(), y_.ref(), rho_.d.data(),
+                                    gamma_.push(ctx_)});
+      } else {
+        std::vector<char> all(cnt, 1);
+        masked_copy(om_, dir_, all);
+      }
+      dot<T>(ctx_, dir_.ref(), om_.ref(), pd_.d.data());
+      pd_.pull(ctx_);
+      std::vector<char> reset(cnt, 0);
+      std::vector<T> tau(cnt, T(1));
+      for (std::size_t k = 0; k < cnt; ++k) {
+        const bool quasi_newton = stored[k] > 0 && std::isfinite(pd_.h[k]) && pd_.h[k] > T(0);
+        if (!quasi_newton) {
+          reset[k] = 1;
+          pd_.h[k] = g2_.h[k];
+          // a gradient step of length ~0.5 rad (f has curvature of order one on O(n))
+          tau[k] = T(0.5) / std::max(std::sqrt(g2_.h[k]), T(1e-30));
+          tau[k] = std::min(tau[k], T(1e4));
+        }
+      }
+      if (std::any_of(reset.begin(), reset.end(), [](char x) { return x != 0; })) {
+        masked_copy(om_, dir_, reset);
+        for (std::size_t k = 0; k < cnt; ++k)
+          if (reset[k]) {
+            stored[k] = 0;
+            for (std::int64_t j = 0; j < kMemory; ++j) rho_.h[std::size_t(j) * cnt + k] = T(0);
+          }
+      }
+      // Backtracking (Armijo) on the active items; the rest take R = I.
       std::vector<char> pending(active), accepted(cnt, 0);
-      std::vector<T> half(cnt);
-      for (int round = 0; round < 12; ++round) {
+      std::vector<T> half(cnt), step(cnt, T(0));
+      for (int round = 0; round < 30; ++round) {
         bool any = false;
         for (std::size_t k = 0; k < cnt; ++k) {
           half[k] = pending[k] ? tau[k] / T(2) : T(0);
@@ -127,19 +169,20 @@ class Ascent {
         }
         if (!any) break;
         try_step(half);
+        ++trials_;
         f_try_.pull(ctx_);
         std::vector<char> now(cnt, 0);
         for (std::size_t k = 0; k < cnt; ++k) {
           if (!pending[k]) continue;
           const T ft = f_try_.h[k];
-          if (std::isfinite(ft) && ft >= cref[k] + T(1e-4) * tau[k] * g2_.h[k]) {
+          if (std::isfinite(ft) && ft >= f[k] + T(1e-4) * tau[k] * pd_.h[k]) {
             accepted[k] = now[k] = 1;
             pending[k] = 0;
             step[k] = tau[k];
             f[k] = ft;
           } else {
-            tau[k] *= T(0.25);
-            if (tau[k] < T(1e-12)) pending[k] = 0;  // no ascent step left: stationary to rounding
+            tau[k] *= T(0.5);
+            if (tau[k] * std::sqrt(pd_.h[k]) < T(1e-14)) pending[k] = 0;  // no ascent left
           }
         }
         if (std::any_of(now.begin(), now.end(), [](char x) { return x != 0; })) {
@@ -147,38 +190,49 @@ class Ascent {
           masked_copy(m_try_, m_, now);
         }
       }
-      // Gradient at the new points; BB step sizes; convergence.
-      for (std::size_t k = 0; k < cnt; ++k) g2_prev[k] = g2_.h[k];
-      masked_copy(om_, om_prev_, accepted);  // Ω_prev ← Ω where a step was taken
-      gradient();
-      g2_.pull(ctx_);
-      dot<T>(ctx_, om_.ref(), om_prev_.ref(), cross_.d.data());
-      cross_.pull(ctx_);
+      // New gradient; memory pair (s, y) = (τ d, Ω_old − Ω_new) in this iteration's slot.
+      const auto s_slot = slice(s_.ref(), slot * count_, count_);
+      const auto y_slot = slice(y_.ref(), slot * count_, count_);
       for (std::size_t k = 0; k < cnt; ++k) {
+        alpha_.h[k] = accepted[k] ? step[k] : T(0);
+        beta_.h[k] = T(0);
+      }
+      alpha_.push(ctx_);
+      beta_.push(ctx_);
+      axpby<T>(ctx_, alpha_.d.data(), dir_.ref(), beta_.d.data(), s_slot);
+      masked_copy(om_, om_prev_, accepted);
+      gradient();
+      set_all(T(1), T(0));
+      axpby<T>(ctx_, alpha_.d.data(), om_prev_.ref(), beta_.d.data(), y_slot);
+      set_all(T(-1), T(1));
+      axpby<T>(ctx_, alpha_.d.data(), om_.ref(), beta_.d.data(), y_slot);
+      dot<T>(ctx_, s_slot, y_slot, sy_.d.data());
+      dot<T>(ctx_, y_slot, y_slot, yy_.d.data());
+      g2_.pull(ctx_);
+      sy_.pull(ctx_);
+      yy_.pull(ctx_);
+      for (std::size_t k = 0; k < cnt; ++k) {
+        T& r = rho_.h[std::size_t(slot) * cnt + k];
+        r = T(0);
         if (!active[k]) continue;
-        if (!accepted[k]) {
-          if (tau[k] < T(1e-12)) {  // line search exhausted: converged to working precision
-            active[k] = 0;
-            res.converged[k] = 1;
-          }
+        if (!accepted[k]) {  // line search exhausted: stationary to working precision
+          active[k] = 0;
+          res.converged[k] = 1;
           continue;
         }
         res.iters[k] += 1;
-        // Ascent on f = descent on −f: s = τ Ω_prev, y = −(Ω − Ω_prev).
-        const T t = step[k];
-        const T sy = t * (g2_prev[k] - cross_.h[k]);
-        const T ss = t * t * g2_prev[k];
-        const T yy = std::max(T(0), g2_.h[k] - T(2) * cross_.h[k] + g2_prev[k]);
-        T next = T(2) * t;
-        if (sy > T(0)) next = (res.iters[k] % 2) ? ss / sy : (yy > T(0) ? sy / yy : T(2) * t);
-        tau[k] = std::min(std::max(next, T(1e-10)), T(1e4));
-        const T eta = T(0.85);
-        const T qn = eta * qz[k] + T(1);
-        cref[k] = (eta * qz[k] * cref[k] + f[k]) / qn;
-        qz[k] = qn;
+        const T sy = sy_.h[k], yy = yy_.h[k];
+        if (sy > T(0) && yy > T(0) && std::isfinite(sy)) {  // curvature condition: keep the pair
+          r = T(1) / sy;
+          gamma_.h[k] = sy / yy;
+          stored[k] += 1;
+        }
         auto& h = hist[k];
         h.push_back(f[k]);
-        const bool small_grad = std::sqrt(g2_.h[k]) <= gtol_;
+        // The gradient vanishes like the residual e = ‖Â − M‖ = √(2 − 2f) near an exact conjugacy,
+        // so the test is relative to e: exact pairs then run on to rounding (the stall test).
+        const T e = std::sqrt(std::max(T(2) - T(2) * f[k], T(0)));
+        const bool small_grad = std::sqrt(g2_.h[k]) <= gtol_ * e;
         const bool stalled = h.size() > 5 && std::fabs(f[k] - h[h.size() - 6]) <=
                                                  ftol * std::max(T(1), std::fabs(f[k]));
         if (small_grad || stalled) {
@@ -186,14 +240,17 @@ class Ascent {
           res.converged[k] = 1;
         }
       }
+      rho_.push(ctx_);
     }
     res.f = f;
-    download(ctx_, h_c, c_.buf.data(), bytes);
+    download(ctx_, h_c, c_.buf.data(), elems);
+    detail::log().debug("procrustes ascent: {} item(s) n={}, {} trial evaluations, max {} steps",
+                        count_, n_, trials_, *std::max_element(res.iters.begin(), res.iters.end()));
     return res;
   }
 
  private:
-  /// Z = A Mᵀ − Mᵀ A, Ω = (Z − Zᵀ)/2, g2 = ‖Ω‖².
+  /// Z = A Mᵀ − Mᵀ A, Ω = (Z − Zᵀ)/2, g2 = ‖Ω‖² (left-trivialised Riemannian gradient of f).
   void gradient() {
     gemm<T>(ctx_, Op::n, Op::t, T(1), a_.ref(), m_.ref(), T(0), z_.ref());
     gemm<T>(ctx_, Op::t, Op::n, T(-1), m_.ref(), a_.ref(), T(1), z_.ref());
@@ -203,29 +260,27 @@ class Ascent {
     axpby<T>(ctx_, alpha_.d.data(), z_.ref(), beta_.d.data(), om_.ref(), /*transpose_a=*/true);
     dot<T>(ctx_, om_.ref(), om_.ref(), g2_.d.data());
   }
-  /// Trial points for half-steps h: R = (I − hΩ)⁻¹(I + hΩ), C' = R C, M' = R M Rᵀ, f' = ⟨A, M'⟩.
+  /// Trial points along the direction D for half-steps h: with L = I − hD, the Cayley rotation is
+  /// R = L⁻¹(I + hD) = 2L⁻¹ − I, so C' = R C = 2 L⁻¹C − C (one LU solve), M' = C' B C'ᵀ and
+  /// f' = ⟨A, M'⟩.
   void try_step(const std::vector<T>& h) {
-    const detail::MatRef eye = broadcast_eye();
     set_all(T(1), T(0));
-    axpby<T>(ctx_, alpha_.d.data(), eye, beta_.d.data(), l_.ref());
-    axpby<T>(ctx_, alpha_.d.data(), eye, beta_.d.data(), rhs_.ref());
+    axpby<T>(ctx_, alpha_.d.data(), broadcast_eye(), beta_.d.data(), l_.ref());
     for (std::size_t k = 0; k < h.size(); ++k) {
       alpha_.h[k] = -h[k];
       beta_.h[k] = T(1);
     }
     alpha_.push(ctx_);
     beta_.push(ctx_);
-    axpby<T>(ctx_, alpha_.d.data(), om_.ref(), beta_.d.data(), l_.ref());
-    alpha_.h = h;
-    alpha_.push(ctx_);
-    axpby<T>(ctx_, alpha_.d.data(), om_.ref(), beta_.d.data(), rhs_.ref());
-    solve_batched<T>(ctx_, l_.cview(), rhs_.cview(), rot_.view());
-    gemm<T>(ctx_, Op::n, Op::n, T(1), rot_.ref(), c_.ref(), T(0), c_try_.ref());
-    gemm<T>(ctx_, Op::n, Op::n, T(1), rot_.ref(), m_.ref(), T(0), tmp_.ref());
-    gemm<T>(ctx_, Op::n, Op::t, T(1), tmp_.ref(), rot_.ref(), T(0), m_try_.ref());
+    axpby<T>(ctx_, alpha_.d.data(), dir_.ref(), beta_.d.data(), l_.ref());
+    solve_batched<T>(ctx_, l_.cview(), c_.cview(), c_try_.view());
+    set_all(T(-1), T(2));
+    axpby<T>(ctx_, alpha_.d.data(), c_.ref(), beta_.d.data(), c_try_.ref());
+    gemm<T>(ctx_, Op::n, Op::n, T(1), c_try_.ref(), b_.ref(), T(0), tmp_.ref());
+    gemm<T>(ctx_, Op::n, Op::t, T(1), tmp_.ref(), c_try_.ref(), T(0), m_try_.ref());
     dot<T>(ctx_, a_.ref(), m_try_.ref(), f_try_.d.data());
   }
-  /// dst_k ← src_k where flags[k] (src is not read elsewhere).
+  /// dst_k ← src_k where flags[k] (src_k is not read elsewhere).
   void masked_copy(const DeviceBatch<T>& src, DeviceBatch<T>& dst, const std::vector<char>& flags) {
     for (std::size_t k = 0; k < flags.size(); ++k) {
       alpha_.h[k] = flags[k] ? T(1) : T(0);
@@ -251,8 +306,9 @@ class Ascent {
   Context& ctx_;
   std::int64_t n_, count_;
   T gtol_;
-  DeviceBatch<T> a_, b_, c_, m_, z_, om_, om_prev_, l_, rhs_, rot_, c_try_, m_try_, tmp_, eye_;
-  Scalars<T> alpha_, beta_, f_try_, g2_, cross_, fval_;
+  std::int64_t trials_ = 0;
+  DeviceBatch<T> a_, b_, c_, m_, z_, om_, om_prev_, dir_, l_, c_try_, m_try_, tmp_, eye_, s_, y_;
+  Scalars<T> alpha_, beta_, f_try_, g2_, pd_, fval_, sy_, yy_, rho_, gamma_;
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -303,7 +359,9 @@ HostBatch<T> make_starts(const HostBatch<T>& a, const HostBatch<T>& b, std::int6
   // Candidates C = E_A D E_Bᵀ with D maximising ⟨Ẽ_A, D B̃ D⟩ (Ã, B̃ in their eigenbases), and
   // C = D for the identity basis.
   std::exception_ptr error;
-#pragma omp parallel for schedule(dynamic, 4) num_threads(threads)
+  // ~4 n³ flops per pair and candidate: not worth a thread team for a handful of small pairs.
+  const bool parallel = threads > 1 && double(count) * 16.0 * double(n * n * n) >= detail::kMinParallelFlops;
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads) if (parallel)
   for (std::int64_t p = 0; p < count; ++p) {
     try {
       std::vector<double> at(nn), bt(nn), tmp(nn), w(nn), scratch(std::size_t(3 * n));
@@ -409,7 +467,7 @@ void riemannian(Context& ctx, const HostBatch<T>& a, const HostBatch<T>& b,
                 std::vector<ProcrustesInfo>& info) {
   const std::int64_t n = a.n, count = a.count, S = kClosedFormStarts + o.random_starts;
   const std::size_t nn = std::size_t(n * n);
-  const T gtol = o.grad_tol > 0 ? T(o.grad_tol) : (std::is_same<T, float>::value ? T(1e-5) : T(1e-9));
+  const T gtol = o.grad_tol > 0 ? T(o.grad_tol) : (std::is_same<T, float>::value ? T(3e-5) : T(1e-7));
   HostBatch<T> starts = make_starts(a, b, o.random_starts, o.seed, keys,
                                     ctx.device().is_cpu() ? ctx.num_threads() : 1);
 
@@ -442,38 +500,34 @@ void riemannian(Context& ctx, const HostBatch<T>& a, const HostBatch<T>& b,
   AscentResult<T> probe;
   ascend(pair_of, starts, std::max<std::int64_t>(o.probe_iters, 0), probe);
 
-  // Phase 2: the best refine_top starts of each pair (unconverged ones) to convergence.
+  // Then the best `refine_top` starts of each pair run to convergence; the best of them wins.
   const std::int64_t top = std::max<std::int64_t>(1, std::min(o.refine_top, S));
-  std::vector<std::int64_t> chosen;  // item indices into `starts`
+  HostBatch<T> fin(n, count * top);
+  std::vector<std::int64_t> fin_item, fin_pair;
   for (std::int64_t p = 0; p < count; ++p) {
     std::vector<std::int64_t> idx(static_cast<std::size_t>(S));
     std::iota(idx.begin(), idx.end(), p * S);
     std::stable_sort(idx.begin(), idx.end(), [&](std::int64_t x, std::int64_t y) {
       return probe.f[std::size_t(x)] > probe.f[std::size_t(y)];
     });
-    for (std::int64_t t = 0; t < top; ++t) chosen.push_back(idx[std::size_t(t)]);
-  }
-  HostBatch<T> refine(n, std::int64_t(chosen.size()));
-  std::vector<std::int64_t> refine_pair(chosen.size());
-  for (std::size_t t = 0; t < chosen.size(); ++t) {
-    std::copy_n(starts.ptr(chosen[t]), nn, refine.ptr(std::int64_t(t)));
-    refine_pair[t] = chosen[t] / S;
-  }
-  AscentResult<T> fine;
-  ascend(refine_pair, refine, std::max<std::int64_t>(o.max_iters - o.probe_iters, 0), fine);
-
-  for (std::int64_t p = 0; p < count; ++p) {
-    std::int64_t best = -1;
     for (std::int64_t t = 0; t < top; ++t) {
-      const std::int64_t k = p * top + t;
-      if (best < 0 || fine.f[std::size_t(k)] > fine.f[std::size_t(best)]) best = k;
+      std::copy_n(starts.ptr(idx[std::size_t(t)]), nn, fin.ptr(p * top + t));
+      fin_item.push_back(idx[std::size_t(t)]);
+      fin_pair.push_back(p);
     }
-    std::copy_n(refine.ptr(best), nn, c_best.ptr(p));
+  }
+  AscentResult<T> r;
+  ascend(fin_pair, fin, std::max<std::int64_t>(o.max_iters - o.probe_iters, 0), r);
+  for (std::int64_t p = 0; p < count; ++p) {
+    std::int64_t best = p * top;
+    for (std::int64_t k = p * top + 1; k < (p + 1) * top; ++k)
+      if (r.f[std::size_t(k)] > r.f[std::size_t(best)]) best = k;
+    std::copy_n(fin.ptr(best), nn, c_best.ptr(p));
     auto& inf = info[std::size_t(p)];
-    const std::int64_t item = chosen[std::size_t(best)];
+    const std::int64_t item = fin_item[std::size_t(best)];
     inf.best_start = std::int32_t(item % S);
-    inf.iterations = probe.iters[std::size_t(item)] + fine.iters[std::size_t(best)];
-    inf.converged = fine.converged[std::size_t(best)] != 0 || probe.converged[std::size_t(item)] != 0;
+    inf.iterations = probe.iters[std::size_t(item)] + r.iters[std::size_t(best)];
+    inf.converged = r.converged[std::size_t(best)] != 0;
   }
 }
 

@@ -7,7 +7,7 @@
 //
 // Up to kMaxRectCells cells each cell is a <rect> with a <title> tooltip. Larger matrices would
 // make files of tens of megabytes that viewers struggle with, so the cells become one embedded PNG
-// (one pixel per cell, scaled up without smoothing); the PNG is encoded here with zlib.
+// (a square of pixels per cell); the PNG is encoded here with zlib.
 
 #include <dynx/io.hpp>
 
@@ -156,15 +156,22 @@ void png_chunk(std::string& out, const char* type, const std::string& data) {
   put_be32(out, static_cast<std::uint32_t>(crc));
 }
 
-// An 8-bit RGB PNG of `rgb` (height rows of width × 3 bytes), each row with filter type 0.
+// An 8-bit RGB PNG of `rgb` (height rows of width × 3 bytes). A row equal to the one above is
+// written with the "Up" filter (all zeros), so scaled-up cells cost almost nothing.
 std::string png_rgb(const std::vector<unsigned char>& rgb, std::uint32_t width,
                     std::uint32_t height, const std::string& where) {
+  const std::size_t stride = std::size_t{width} * 3;
   std::vector<unsigned char> raw;
-  raw.reserve((std::size_t{width} * 3 + 1) * height);
+  raw.reserve((stride + 1) * height);
   for (std::uint32_t y = 0; y < height; ++y) {
-    raw.push_back(0);
-    const auto row = rgb.begin() + static_cast<std::ptrdiff_t>(std::size_t{y} * width * 3);
-    raw.insert(raw.end(), row, row + static_cast<std::ptrdiff_t>(width) * 3);
+    const unsigned char* row = rgb.data() + std::size_t{y} * stride;
+    if (y > 0 && std::equal(row, row + stride, row - stride)) {
+      raw.push_back(2);
+      raw.insert(raw.end(), stride, 0);
+    } else {
+      raw.push_back(0);
+      raw.insert(raw.end(), row, row + stride);
+    }
   }
   uLongf packed_size = compressBound(static_cast<uLong>(raw.size()));
   std::string packed(packed_size, '\0');
@@ -280,12 +287,15 @@ void write_heatmap_svg(const std::string& path, std::int64_t rows, std::int64_t 
   const std::string hi_text = any_finite ? value_text(hi, "{:.4g}") : "no finite values";
   const std::string lo_text = any_finite ? value_text(lo, "{:.4g}") : "";
   const double tick_x = bar_x + bar_w + 6;
-  const double tick_w =
-      static_cast<double>(std::max(hi_text.size(), lo_text.size())) * tick_font * kCharWidth;
+  // lo/2 + hi/2: hi - lo may overflow.
+  const std::string mid_text = any_finite ? value_text(lo / 2 + hi / 2, "{:.4g}") : "";
+  const double tick_w = static_cast<double>(std::max({hi_text.size(), lo_text.size(),
+                                                      mid_text.size()})) *
+                        tick_font * kCharWidth;
   const double value_label_x = tick_x + tick_w + 10 + tick_font;
   const double right = value_label.empty() ? tick_x + tick_w : value_label_x + 4;
   const double width = std::max({right + pad, grid_x + grid_w + pad,
-                                 2 * pad + static_cast<double>(title_chars) * title_font * 0.62});
+                                 2 * pad + static_cast<double>(title_chars) * title_font * 0.68});
   const double nan_legend_h = any_nan ? 28 : 0;
   const double height = std::max(grid_y + grid_h, bar_y + bar_h + nan_legend_h) + pad;
 
@@ -323,13 +333,24 @@ void write_heatmap_svg(const std::string& path, std::int64_t rows, std::int64_t 
                         "matrix)</text>\n",
                    px(grid_x), px(grid_y + 12), rows, cols);
   } else if (as_image) {
-    std::vector<unsigned char> rgb(static_cast<std::size_t>(count) * 3);
-    for (std::int64_t i = 0; i < count; ++i) {
-      const Rgb c = colour(row_major[i]);
-      rgb[3 * i] = c.r, rgb[3 * i + 1] = c.g, rgb[3 * i + 2] = c.b;
+    // Each cell is scale×scale pixels, close to its size on screen, so that renderers which
+    // smooth scaled images (most ignore image-rendering) still show sharp cells.
+    const std::int64_t scale = std::clamp<std::int64_t>(static_cast<std::int64_t>(cell), 1, 8);
+    const std::int64_t w = cols * scale, h = rows * scale;
+    std::vector<unsigned char> rgb(static_cast<std::size_t>(w * h) * 3);
+    for (std::int64_t i = 0; i < rows; ++i) {
+      unsigned char* line = rgb.data() + i * scale * w * 3;
+      for (std::int64_t j = 0; j < cols; ++j) {
+        const Rgb c = colour(row_major[i * cols + j]);
+        for (std::int64_t k = 0; k < scale; ++k) {
+          unsigned char* px3 = line + (j * scale + k) * 3;
+          px3[0] = c.r, px3[1] = c.g, px3[2] = c.b;
+        }
+      }
+      for (std::int64_t k = 1; k < scale; ++k) std::copy(line, line + w * 3, line + k * w * 3);
     }
-    const std::string png = png_rgb(rgb, static_cast<std::uint32_t>(cols),
-                                    static_cast<std::uint32_t>(rows), path);
+    const std::string png =
+        png_rgb(rgb, static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(h), path);
     fmt::format_to(out,
                    "<image x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" preserveAspectRatio=\"none\" "
                    "image-rendering=\"optimizeSpeed\" style=\"image-rendering:pixelated\" "
@@ -410,7 +431,8 @@ void write_heatmap_svg(const std::string& path, std::int64_t rows, std::int64_t 
                  px(bar_x), px(bar_y), px(bar_w), px(bar_h));
   fmt::format_to(out, "<g font-size=\"{}\" fill=\"#222222\">\n", px(tick_font));
   if (any_finite && hi != lo) {
-    for (const auto& [y, text] : {std::pair{bar_y, hi_text}, std::pair{bar_y + bar_h, lo_text}})
+    for (const auto& [y, text] : {std::pair{bar_y, hi_text}, std::pair{bar_y + bar_h, lo_text},
+                                  std::pair{bar_y + bar_h / 2, mid_text}})
       fmt::format_to(out,
                      "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"#444444\"/>"
                      "<text x=\"{3}\" y=\"{4}\">{5}</text>\n",

@@ -282,10 +282,14 @@ HostBatch<T> random_batch(std::int64_t rows, std::int64_t cols, std::int64_t cou
 
 // --- a symmetric eigensolver (reference) ---------------------------------------------------------
 
-/// Eigenvalues of a symmetric matrix by cyclic Jacobi rotations, ascending. Independent of LAPACK.
-inline std::vector<double> jacobi_eigenvalues(DMat a) {
+/// Eigen-decomposition of a symmetric matrix by cyclic Jacobi rotations, independent of LAPACK:
+/// returns the eigenvalues ascending and, when `vectors` is non-null, the matching orthonormal
+/// eigenvectors as its columns.
+inline std::vector<double> jacobi_eigh(DMat a, DMat* vectors) {
   const std::int64_t n = a.rows;
   const double scale = std::max(frobenius(a), std::numeric_limits<double>::min());
+  DMat v(n, n);
+  for (std::int64_t i = 0; i < n; ++i) v(i, i) = 1.0;
   for (int sweep = 0; sweep < 100; ++sweep) {
     double off = 0.0;
     for (std::int64_t j = 0; j < n; ++j)
@@ -304,6 +308,9 @@ inline std::vector<double> jacobi_eigenvalues(DMat a) {
           const double akp = a(k, p), akq = a(k, q);
           a(k, p) = c * akp - s * akq;
           a(k, q) = s * akp + c * akq;
+          const double vkp = v(k, p), vkq = v(k, q);
+          v(k, p) = c * vkp - s * vkq;
+          v(k, q) = s * vkp + c * vkq;
         }
         for (std::int64_t k = 0; k < n; ++k) {  // rows p, q
           const double apk = a(p, k), aqk = a(q, k);
@@ -312,11 +319,22 @@ inline std::vector<double> jacobi_eigenvalues(DMat a) {
         }
       }
   }
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+  std::sort(order.begin(), order.end(), [&](std::int64_t x, std::int64_t y) { return a(x, x) < a(y, y); });
   std::vector<double> w(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) w[static_cast<std::size_t>(i)] = a(i, i);
-  std::sort(w.begin(), w.end());
+  if (vectors) *vectors = DMat(n, n);
+  for (std::int64_t j = 0; j < n; ++j) {
+    const std::int64_t src = order[static_cast<std::size_t>(j)];
+    w[static_cast<std::size_t>(j)] = a(src, src);
+    if (vectors)
+      for (std::int64_t i = 0; i < n; ++i) (*vectors)(i, j) = v(i, src);
+  }
   return w;
 }
+
+/// Eigenvalues of a symmetric matrix by cyclic Jacobi rotations, ascending. Independent of LAPACK.
+inline std::vector<double> jacobi_eigenvalues(const DMat& a) { return jacobi_eigh(a, nullptr); }
 
 /// Singular values from the Jacobi eigenvalues of AᵀA or AAᵀ (descending). Accurate only to
 /// eps * s_max / s_i: for tests of the helpers, not of the library.

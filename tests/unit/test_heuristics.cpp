@@ -125,14 +125,17 @@ TEST(ChooseEigCudaStrategy, OffloadsSmallMatricesAndManyMatricesToTheHost) {
   EXPECT_EQ(choose_eig_cuda_strategy(2048, 5), EigCudaStrategy::host_offload);
 }
 
-TEST(ParallelOverBatch, NeedsSeveralThreadsAndEnoughMatrices) {
-  EXPECT_FALSE(parallel_over_batch(1000, 1));
-  EXPECT_FALSE(parallel_over_batch(0, 4));
-  EXPECT_FALSE(parallel_over_batch(3, 4));
-  EXPECT_TRUE(parallel_over_batch(4, 4));
-  EXPECT_TRUE(parallel_over_batch(2, 2));
-  EXPECT_TRUE(parallel_over_batch(1000, 16));
-  EXPECT_FALSE(parallel_over_batch(1, 2));
+TEST(ParallelOverBatch, NeedsSeveralThreadsEnoughMatricesAndEnoughWork) {
+  const double big = 1e6;  // flops per matrix
+  EXPECT_FALSE(parallel_over_batch(1000, 1, big));
+  EXPECT_FALSE(parallel_over_batch(0, 4, big));
+  EXPECT_FALSE(parallel_over_batch(3, 4, big));
+  EXPECT_TRUE(parallel_over_batch(4, 4, big));
+  EXPECT_TRUE(parallel_over_batch(2, 2, big));
+  EXPECT_TRUE(parallel_over_batch(1000, 16, big));
+  EXPECT_FALSE(parallel_over_batch(1, 2, big));
+  EXPECT_FALSE(parallel_over_batch(8, 2, 250.0));      // eight 5×5 GEMMs: not worth a fork
+  EXPECT_TRUE(parallel_over_batch(100000, 2, 250.0));  // but 100k of them are
 }
 
 }  // namespace
