@@ -1,5 +1,6 @@
-# Finds the CPU backend's dependencies and gathers them in one private interface target,
-# dynx_deps_cpu. None of them appear in dynx's public interface.
+# Finds the CPU backend's dependencies, and those of the file readers (zlib; HDF5, optional), and
+# gathers them in one private interface target, dynx_deps_cpu. None of them appear in dynx's public
+# interface.
 
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 
@@ -23,9 +24,12 @@ endif()
 
 # File readers (src/io): zlib inflates deflated .npz members; HDF5 (C API) is optional.
 find_package(ZLIB REQUIRED)
-# FindHDF5 probes the C library by compiling a C file, so the C language must be enabled.
-enable_language(C)
-find_package(HDF5 COMPONENTS C)
+# FindHDF5 probes the C library by compiling a C file, so it needs the C language enabled.
+check_language(C)
+if(CMAKE_C_COMPILER)
+  enable_language(C)
+  find_package(HDF5 COMPONENTS C)
+endif()
 option(DYNX_ENABLE_HDF5 "Read HDF5 input files (needs the HDF5 C library; default ON if found)"
        ${HDF5_FOUND})
 if(DYNX_ENABLE_HDF5 AND NOT HDF5_FOUND)

@@ -9,6 +9,7 @@
 #include <dynx/device.hpp>
 #include <dynx/dsa.hpp>
 #include <dynx/error.hpp>
+#include <dynx/io.hpp>
 #include <dynx/export.hpp>
 #include <dynx/linalg.hpp>
 #include <dynx/log.hpp>
