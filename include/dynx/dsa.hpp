@@ -138,7 +138,7 @@ enum class ProcrustesOptimizer {
 
 struct ProcrustesOptions {
   ProcrustesOptimizer optimizer = ProcrustesOptimizer::riemannian_multistart;
-  std::int64_t random_starts = 2;  ///< Haar-random starts besides the closed-form candidates
+  std::int64_t random_starts = 6;  ///< Haar-random starts besides the closed-form candidates
   /// Every start gets `probe_iters` iterations; the best `refine_top` of each pair then run to
   /// convergence, and the best of those wins.
   std::int64_t probe_iters = 12;

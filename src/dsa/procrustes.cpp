@@ -650,6 +650,39 @@ void procrustes_normalised(Context& ctx, std::int64_t n, std::int64_t count, con
   info.assign(std::size_t(count), ProcrustesInfo{});
   if (count == 0) return;
   const std::size_t nn = std::size_t(n * n);
+  const int threads = ctx.device().is_cpu() ? ctx.num_threads() : 1;
+  if (threads > 1 && count > 1) {
+    // CPU: independent groups of pairs per thread, each a lockstep batch on its own
+    // single-threaded context. One parallel region for the whole optimisation instead of a fork
+    // and join per batched op (thousands of tiny regions, which stall when a core is busy).
+    const std::int64_t group = std::clamp<std::int64_t>(count / (4 * threads), 1, 32);
+    const std::int64_t groups = (count + group - 1) / group;
+    std::vector<std::int64_t> own_keys;
+    if (!keys) {
+      own_keys.resize(std::size_t(count));
+      std::iota(own_keys.begin(), own_keys.end(), 0);
+      keys = own_keys.data();
+    }
+    std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (std::int64_t g = 0; g < groups; ++g) {
+      try {
+        Context local(Device::cpu());
+        local.set_num_threads(1);
+        const std::int64_t first = g * group, cnt = std::min(group, count - first);
+        std::vector<ProcrustesInfo> part;
+        procrustes_normalised<T>(local, n, cnt, h_a + std::size_t(first) * nn,
+                                 h_b + std::size_t(first) * nn, o, keys + first, h_euclid + first,
+                                 h_c ? h_c + std::size_t(first) * nn : nullptr, part);
+        std::copy(part.begin(), part.end(), info.begin() + first);
+      } catch (...) {
+#pragma omp critical(dynx_procrustes_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    return;
+  }
   HostBatch<T> a(n, count), b(n, count), c(n, count);
   std::copy_n(h_a, nn * std::size_t(count), a.v.data());
   std::copy_n(h_b, nn * std::size_t(count), b.v.data());
