@@ -276,15 +276,28 @@ enum class GeometryMetric {
 
 struct GeometryOptions {
   GeometryMetric metric = GeometryMetric::procrustes;
-  /// PCA dimension for Procrustes (≤ min feature count of the pair); 0: min(N_x, N_y).
+  /// Procrustes: number of principal components kept per system (≤ the smaller feature count of
+  /// every pair); 0: min(N_x, N_y) per pair, which is an orthogonal change of basis and so leaves
+  /// the distance unchanged when N_x = N_y. Ignored by CKA (invariant to orthogonal maps already).
   std::int64_t pca_dim = 0;
+  /// Called on the calling thread after each batch of pairs: (pairs done, pairs total).
+  std::function<void(std::int64_t, std::int64_t)> progress;
 };
 
-/// All pairs of a geometric metric on the raw states (time steps of all trials stacked). Every
-/// system must have the same number of time steps in total (the time points are matched).
+/// All pairs of a geometric metric on the states (the time steps of all trials stacked, centred
+/// per feature). Every system must have the same number of time steps in total: the metrics
+/// compare states at matched time points. Systems may differ in features. Each unordered pair is
+/// computed once (row-major, j < i) and mirrored; the diagonal is 0. Data are staged through the
+/// host for centring; the covariance eigendecompositions, cross products and SVDs run batched on
+/// the context's device. Synchronous.
 template <class T>
 DYNX_API DsaResult geometry_pairwise(Context& ctx, const std::vector<TrialSet<T>>& systems,
                                      const GeometryOptions& options = {});
+/// Every d(X_i, Y_j) of a geometric metric.
+template <class T>
+DYNX_API DsaResult geometry_cross(Context& ctx, const std::vector<TrialSet<T>>& x,
+                                  const std::vector<TrialSet<T>>& y,
+                                  const GeometryOptions& options = {});
 
 // ------------------------------------------------------------------------------------------------
 // Built-in example systems
@@ -295,12 +308,27 @@ struct ExampleSystem {
   std::string description;
   std::int64_t trials = 0, length = 0, features = 0;
   std::vector<double> data;
+  /// The same data as a TrialSet (the ExampleSystem must outlive it).
+  TrialSet<double> trial_set() const {
+    return TrialSet<double>::equal_trials(data.data(), trials, length, features);
+  }
 };
 
-/// Example systems that show what DSA adds over geometry (deterministic for a seed): a damped
-/// rotation observed through a random orthogonal map (two copies that look different in state
-/// space but are conjugate), the same rotation with a non-orthogonal distortion, a non-conjugate
-/// system tuned to look alike in state space, and a Van der Pol oscillator and a rotated copy.
+/// Example systems that show what DSA adds over geometry (deterministic for a seed; every system
+/// has the same trials × time so that the geometric baselines apply):
+///  * `spiral`: a noise-driven damped rotation in 2-D, seen through 3 random orthonormal features;
+///  * `spiral-sheared`: the very same trajectories seen through a stretched and sheared linear
+///    map (the states look different; the dynamics are the same up to an invertible change of
+///    coordinates, which DSA's whitening removes up to the observation noise);
+///  * `spiral-rerun`: the same dynamics with new initial conditions and noise, seen through
+///    another orthonormal map (trajectories differ point by point, dynamics do not);
+///  * `spiral-fast`: the states of `spiral` plus a small, faster rotation (looks alike in state
+///    space, but it is a different dynamical system);
+///  * `vdp`, `vdp-rotated`: a noisy Van der Pol oscillator (μ = 1) and an independent run of it
+///    seen through another orthonormal map (nonlinear, same dynamics).
 DYNX_API std::vector<ExampleSystem> dsa_example_systems(std::uint64_t seed = 0);
+
+/// The DSA settings used with the example systems (delays and rank suited to them).
+DYNX_API DsaOptions dsa_example_options();
 
 }  // namespace dynx

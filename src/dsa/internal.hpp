@@ -11,6 +11,19 @@
 
 namespace dynx::dsa {
 
+/// One comparison of a many-system run: row i (x side) against column j (y side).
+struct Pair {
+  std::int64_t i, j;
+};
+
+/// The pair schedule: self-pairwise → (i, j) with j < i, row-major; cross → every (i, j).
+inline std::vector<Pair> pair_schedule(std::int64_t rows, std::int64_t cols, bool self) {
+  std::vector<Pair> p;
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j = 0; j < (self ? i : cols); ++j) p.push_back({i, j});
+  return p;
+}
+
 /// Procrustes for `count` pairs of unit-norm n × n host matrices (packed): writes the euclidean
 /// score per pair and, when h_c is non-null, the orthogonal minimiser. `keys` (count entries, or
 /// null for 0..count-1) seed each pair's random starts, so results do not depend on batching.

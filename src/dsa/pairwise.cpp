@@ -17,17 +17,7 @@
 namespace dynx {
 namespace {
 
-struct Pair {
-  std::int64_t i, j;  // row (x side) and column (y side)
-};
-
-/// The pair schedule: self-pairwise → (i, j), j < i, row-major; cross → every (i, j).
-std::vector<Pair> schedule(std::int64_t rows, std::int64_t cols, bool self) {
-  std::vector<Pair> p;
-  for (std::int64_t i = 0; i < rows; ++i)
-    for (std::int64_t j = 0; j < (self ? i : cols); ++j) p.push_back({i, j});
-  return p;
-}
+using dsa::Pair;
 
 template <class T>
 DsaResult compare(Context& ctx, const std::vector<DmdModel<T>>& x,
@@ -50,7 +40,7 @@ DsaResult compare(Context& ctx, const std::vector<DmdModel<T>>& x,
   res.distance.assign(cells, 0.0);
   res.status.assign(cells, PairStatus::ok);
   res.iterations.assign(cells, 0);
-  const auto pairs = schedule(res.rows, res.cols, self);
+  const auto pairs = dsa::pair_schedule(res.rows, res.cols, self);
   const std::int64_t total = std::int64_t(pairs.size());
   std::int64_t done = 0;
   auto report = [&](std::int64_t more) {

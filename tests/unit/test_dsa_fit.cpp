@@ -182,7 +182,10 @@ TEST(HankelDmd, ChunkingAndBatchingDoNotChangeTheFit) {
   const auto both = hankel_dmd_fit<double>(ctx, {a.set(), b.set()}, o);
   o.chunk_rows = 13;  // many chunks, and a partial last chunk
   const auto chunked = hankel_dmd_fit<double>(ctx, {b.set()}, o);
-  const auto alone = hankel_dmd_fit<double>(ctx, {a.set()}, HankelDmdOptions{o.n_delays, 1, 7});
+  HankelDmdOptions rank7;
+  rank7.n_delays = o.n_delays;
+  rank7.rank = 7;
+  const auto alone = hankel_dmd_fit<double>(ctx, {a.set()}, rank7);
   EXPECT_LE(gauge_free_diff(model_matrix(both[1]), model_matrix(chunked[0])), 1e-10);
   EXPECT_LE(gauge_free_diff(model_matrix(both[0]), model_matrix(alone[0])), 1e-10);
 }

@@ -167,7 +167,9 @@ TEST_F(ReferenceFixtures, MixedRanksMatchBothWassersteinVariants) {
   const auto& aref = pl.at("mixed_angular").data;
   for (std::size_t k = 0; k < 9; ++k) {
     EXPECT_NEAR(a.distance[k], aref[k], 1e-5 + 1e-4 * aref[k]);
-    if (k % 4 != 0) EXPECT_EQ(a.status[k], PairStatus::size_fallback);
+    if (k % 4 != 0) {
+      EXPECT_EQ(a.status[k], PairStatus::size_fallback);
+    }
   }
 }
 
@@ -190,7 +192,9 @@ TEST_F(ReferenceFixtures, OperatorCasesBeatOrMatchReference) {
       EXPECT_LE(ang, scalar(mz, p + "_angular") + 1e-3);
       EXPECT_LE(eu, scalar(mz, p + "_euclidean") + 1e-3);
       EXPECT_NEAR(w, scalar(mz, p + "_wasserstein"), 1e-5);  // reference: float32, ~1e-7 noise
-      if (c != "similar" && c != "unrelated" && c != "normal") EXPECT_LE(ang, 1e-7);  // exact
+      if (c != "similar" && c != "unrelated" && c != "normal") {
+        EXPECT_LE(ang, 1e-7);  // exact conjugates
+      }
     }
   // size mismatch 6×6 vs 4×4: both Wasserstein variants
   const auto& a = mz.at("mismatch_A").data;
