@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, the main job: builds dynx if needed (installing what it needs) and runs the `dynx`
-# command line with the given arguments. With no arguments it runs the default job on built-in
-# example data (for now `dynx demo`: every batched primitive on random matrices, with accuracy
-# checks and throughput).
+# command line with the given arguments. With no arguments it runs the main job, `dynx compare`,
+# on built-in example systems (DSA beside the geometric baselines; results in
+# ./dynx-compare-out).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 "$DYNX_ROOT/scripts/build.sh" -DDYNX_BUILD_TESTS=OFF >"${TMPDIR:-/tmp}/dynx-build.log" 2>&1 || {

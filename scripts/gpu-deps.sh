@@ -30,6 +30,8 @@ packages=(
   libspdlog1.10 libspdlog-dev libfmt9 libfmt-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark1debian libbenchmark-dev
+  # .npz reading (deflate) and the JSON records of the CLI and the DSA benchmark (header-only)
+  zlib1g-dev nlohmann-json3-dev
 )
 
 mkdir -p "$dest"

@@ -12,6 +12,7 @@
 #include <dynx/export.hpp>
 #include <dynx/types.hpp>
 
+#include <atomic>
 #include <complex>
 #include <cstdint>
 #include <functional>
@@ -221,6 +222,7 @@ enum class PairStatus : std::int32_t {
   not_converged = 1,       ///< the optimiser hit its iteration cap (value is still an upper bound)
   size_fallback = 2,       ///< sizes differed: Wasserstein reported (SizeMismatch::wasserstein)
   zero_padded = 3,         ///< sizes differed: smaller operator zero-padded (SizeMismatch::zero_pad)
+  not_computed = 4,        ///< the run was cancelled before this pair (distance NaN)
 };
 
 struct DsaOptions {
@@ -233,6 +235,9 @@ struct DsaOptions {
   std::function<void(std::int64_t, std::int64_t)> progress;
   /// Pairs compared per batched call (bounds memory; 0: automatic).
   std::int64_t pairs_per_batch = 0;
+  /// Checked between batches (for example set by a signal handler): once true, the run stops and
+  /// returns what is finished, the other pairs marked not_computed. May be null.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 /// A distance matrix with per-pair diagnostics (row-major, rows × cols).
@@ -242,6 +247,7 @@ struct DsaResult {
   std::vector<PairStatus> status;
   std::vector<std::int64_t> iterations;
   bool symmetric = false;  ///< all-pairs: each unordered pair computed once and mirrored
+  bool complete = true;    ///< false when cancelled: some pairs are not_computed (NaN)
 };
 
 /// All pairs of `models` (self-pairwise, spec §5): entry (i, j) for j < i is computed once as
@@ -282,6 +288,8 @@ struct GeometryOptions {
   std::int64_t pca_dim = 0;
   /// Called on the calling thread after each batch of pairs: (pairs done, pairs total).
   std::function<void(std::int64_t, std::int64_t)> progress;
+  /// As DsaOptions::cancel.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 /// All pairs of a geometric metric on the states (the time steps of all trials stacked, centred

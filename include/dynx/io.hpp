@@ -117,4 +117,20 @@ DYNX_API void write_heatmap_svg(const std::string& path, std::int64_t rows, std:
                                 const std::vector<std::string>& col_labels, const std::string& title,
                                 const std::string& value_label);
 
+/// One heatmap of a multi-panel figure (the arguments of write_heatmap_svg).
+struct HeatmapPanel {
+  std::int64_t rows = 0, cols = 0;
+  const double* row_major = nullptr;
+  std::vector<std::string> row_labels, col_labels;
+  std::string title, value_label;
+};
+
+/// Writes several heatmaps side by side, left to right, in one self-contained SVG file under a
+/// common `title` (may be empty); each panel is drawn exactly as write_heatmap_svg draws it, with
+/// its own colour scale. Throws InvalidArgument for no panels or a panel write_heatmap_svg would
+/// reject (the message names the panel); Error when the file cannot be written.
+DYNX_API void write_heatmap_panels_svg(const std::string& path,
+                                       const std::vector<HeatmapPanel>& panels,
+                                       const std::string& title);
+
 }  // namespace dynx::io

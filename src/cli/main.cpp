@@ -1,10 +1,14 @@
-// The dynx command line. Subcommands: `demo` (batched primitives on example matrices, with their
-// accuracy and speed), `info` (build and devices). `dynx compare` arrives with DSA.
+// The dynx command line. Subcommands: `compare` (the default: DSA on data files or built-in
+// examples, src/cli/compare.cpp), `demo` (batched primitives on example matrices, with their
+// accuracy and speed), `info` (build and devices).
+
+#include "cli/cli.hpp"
 
 #include <dynx/dynx.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,9 +19,11 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: dynx <command> [options]\n"
+    "usage: dynx [command] [options]\n"
     "\n"
     "commands:\n"
+    "  compare  Dynamical Similarity Analysis of systems in .npy/.npz/HDF5 files, or of built-in\n"
+    "           example systems when no data is given (the default command; dynx compare --help)\n"
     "  demo     run every batched primitive on random example matrices and report accuracy and\n"
     "           throughput (options: --device cpu|cuda:N, --n N, --count N, --dtype f32|f64)\n"
     "  info     print the build configuration and the usable devices\n"
@@ -33,24 +39,12 @@ struct Options {
   std::string dtype = "f64";
 };
 
-[[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "dynx: %s\n\n%s", msg.c_str(), kUsage);
-  std::exit(2);
-}
+[[noreturn]] void usage_error(const std::string& msg) { throw dynx::cli::UsageError(msg); }
 
-std::int64_t parse_int(const std::string& flag, const std::string& value, std::int64_t lo,
-                       std::int64_t hi) {
-  char* end = nullptr;
-  const long long v = std::strtoll(value.c_str(), &end, 10);
-  if (value.empty() || *end != '\0' || v < lo || v > hi)
-    usage_error(flag + " expects an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                "], got '" + value + "'");
-  return v;
-}
+using dynx::cli::parse_int;
 
-Options parse(int argc, char** argv) {
+Options parse(const std::vector<std::string>& args) {
   Options o;
-  std::vector<std::string> args(argv + 1, argv + argc);
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> std::string {
@@ -257,22 +251,78 @@ int run_info() {
 
 }  // namespace
 
+namespace dynx::cli {
+namespace {
+std::string number_text(double v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", v);
+  return b;
+}
+}  // namespace
+
+std::int64_t parse_int(const std::string& flag, const std::string& value, std::int64_t lo,
+                       std::int64_t hi) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || errno == ERANGE || v < lo || v > hi)
+    throw UsageError(flag + " expects an integer in [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "], got '" + value + "'");
+  return v;
+}
+
+double parse_double(const std::string& flag, const std::string& value, double lo, double hi) {
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || !std::isfinite(v) || v < lo || v > hi)
+    throw UsageError(flag + " expects a number in [" + number_text(lo) + ", " +
+                     number_text(hi) + "], got '" + value + "'");
+  return v;
+}
+
+}  // namespace dynx::cli
+
 int main(int argc, char** argv) {
   dynx::set_log_level(dynx::LogLevel::warn);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // `compare` unless the first argument names another command or a global flag.
+  const bool other = !args.empty() && (args[0] == "demo" || args[0] == "info" ||
+                                       args[0] == "help" || args[0] == "-h" ||
+                                       args[0] == "--help" || args[0] == "--version");
+  const std::string command = other ? "" : "compare";
+  if (!other && !args.empty() && args[0] == "compare") args.erase(args.begin());
   try {
-    const Options o = parse(argc, argv);
+    if (!other) {
+      std::vector<std::string> rest;
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "-h" || args[i] == "--help") {
+          std::printf("%s", dynx::cli::kCompareUsage);
+          return dynx::cli::kExitOk;
+        }
+        if (args[i] == "--log-level") {
+          if (i + 1 >= args.size()) throw dynx::cli::UsageError("--log-level needs a value");
+          dynx::set_log_level(dynx::parse_log_level(args[++i]));
+          continue;
+        }
+        rest.push_back(args[i]);
+      }
+      return dynx::cli::run_compare(rest);
+    }
+    const Options o = parse(args);
     if (o.command == "help") {
       std::printf("%s", kUsage);
-      return 0;
+      return dynx::cli::kExitOk;
     }
     if (o.command == "info") return run_info();
     if (o.command == "demo") return o.dtype == "f32" ? run_demo<float>(o) : run_demo<double>(o);
     usage_error("unknown command '" + o.command + "'");
-  } catch (const dynx::Error& e) {
-    std::fprintf(stderr, "%s\n", e.what());
-    return 1;
+  } catch (const dynx::cli::UsageError& e) {
+    std::fprintf(stderr, "dynx%s%s: %s\n\n%s", command.empty() ? "" : " ", command.c_str(),
+                 e.what(), other ? kUsage : dynx::cli::kCompareUsage);
+    return dynx::cli::kExitUsage;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "dynx: %s\n", e.what());
-    return 1;
+    std::fprintf(stderr, "dynx%s%s: %s\n", command.empty() ? "" : " ", command.c_str(), e.what());
+    return dynx::cli::kExitError;
   }
 }

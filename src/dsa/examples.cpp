@@ -130,7 +130,7 @@ std::vector<ExampleSystem> dsa_example_systems(std::uint64_t seed) {
     }
   }
   out.push_back(observe("spiral-sheared", "the same trajectories as `spiral` seen through a "
-                                          "stretched and sheared linear map (conjugate)",
+                                          "stretched and sheared linear map",
                         spiral, sheared, kObsNoise, rng));
 
   const Latent rerun = damped_rotation(rng, 0.97, 0.25, 0.3, 2.0);

@@ -132,14 +132,8 @@ DsaResult geometry(Context& ctx, const std::vector<TrialSet<T>>& x,
   check(x, self ? "" : "x ");
   if (!self) check(y, "y ");
 
-  DsaResult res;
-  res.rows = std::int64_t(x.size());
-  res.cols = std::int64_t(self ? x.size() : y.size());
-  res.symmetric = self;
-  const std::size_t cells = std::size_t(res.rows * res.cols);
-  res.distance.assign(cells, 0.0);
-  res.status.assign(cells, PairStatus::ok);
-  res.iterations.assign(cells, 0);
+  DsaResult res = dsa::pending_result(std::int64_t(x.size()),
+                                      std::int64_t(self ? x.size() : y.size()), self);
   const auto pairs = dsa::pair_schedule(res.rows, res.cols, self);
   if (pairs.empty()) return res;
 
@@ -174,6 +168,7 @@ DsaResult geometry(Context& ctx, const std::vector<TrialSet<T>>& x,
   // Pairs of one row against a run of consecutive columns of equal width share one batched GEMM.
   std::size_t k = 0;
   while (k < pairs.size()) {
+    if (dsa::cancelled(o.cancel, res)) return res;
     const std::int64_t i = pairs[k].i, j0 = pairs[k].j;
     const std::int64_t nx = px.n[std::size_t(i)], ny = py.n[std::size_t(j0)];
     const auto [pi, pj] = dims(nx, ny, i, j0);
@@ -220,8 +215,12 @@ DsaResult geometry(Context& ctx, const std::vector<TrialSet<T>>& x,
     }
     for (std::int64_t q = 0; q < cnt; ++q) {
       const std::int64_t j = j0 + q;
-      res.distance[std::size_t(i * res.cols + j)] = score[std::size_t(q)];
-      if (self) res.distance[std::size_t(j * res.cols + i)] = score[std::size_t(q)];
+      auto set = [&](std::int64_t cell) {
+        res.distance[std::size_t(cell)] = score[std::size_t(q)];
+        res.status[std::size_t(cell)] = PairStatus::ok;
+      };
+      set(i * res.cols + j);
+      if (self) set(j * res.cols + i);
     }
     done += cnt;
     if (o.progress) o.progress(done, total);

@@ -4,7 +4,9 @@
 #include <dynx/context.hpp>
 #include <dynx/dsa.hpp>
 
+#include <atomic>
 #include <complex>
+#include <limits>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +17,31 @@ namespace dynx::dsa {
 struct Pair {
   std::int64_t i, j;
 };
+
+/// A result with every pair still to compute: distance NaN and status not_computed, except the
+/// diagonal of a self-pairwise result (0, ok).
+inline DsaResult pending_result(std::int64_t rows, std::int64_t cols, bool self) {
+  DsaResult r;
+  r.rows = rows;
+  r.cols = cols;
+  r.symmetric = self;
+  const std::size_t cells = std::size_t(rows * cols);
+  r.distance.assign(cells, std::numeric_limits<double>::quiet_NaN());
+  r.status.assign(cells, PairStatus::not_computed);
+  r.iterations.assign(cells, 0);
+  if (self)
+    for (std::int64_t i = 0; i < rows; ++i) {
+      r.distance[std::size_t(i * cols + i)] = 0.0;
+      r.status[std::size_t(i * cols + i)] = PairStatus::ok;
+    }
+  return r;
+}
+
+/// True once a cancel flag (possibly null) is set; marks the result incomplete.
+inline bool cancelled(const std::atomic<bool>* flag, DsaResult& r) {
+  if (flag && flag->load(std::memory_order_relaxed)) r.complete = false;
+  return !r.complete;
+}
 
 /// The pair schedule: self-pairwise → (i, j) with j < i, row-major; cross → every (i, j).
 inline std::vector<Pair> pair_schedule(std::int64_t rows, std::int64_t cols, bool self) {

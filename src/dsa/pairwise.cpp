@@ -32,14 +32,7 @@ DsaResult compare(Context& ctx, const std::vector<DmdModel<T>>& x,
   };
   check_models(x, "x");
   check_models(y, "y");
-  DsaResult res;
-  res.rows = std::int64_t(x.size());
-  res.cols = std::int64_t(y.size());
-  res.symmetric = self;
-  const std::size_t cells = std::size_t(res.rows * res.cols);
-  res.distance.assign(cells, 0.0);
-  res.status.assign(cells, PairStatus::ok);
-  res.iterations.assign(cells, 0);
+  DsaResult res = dsa::pending_result(std::int64_t(x.size()), std::int64_t(y.size()), self);
   const auto pairs = dsa::pair_schedule(res.rows, res.cols, self);
   const std::int64_t total = std::int64_t(pairs.size());
   std::int64_t done = 0;
@@ -97,6 +90,7 @@ DsaResult compare(Context& ctx, const std::vector<DmdModel<T>>& x,
     for (std::size_t k = 0; k < ps.size(); ++k) put(ps[k], v[k], s, 0);
   };
   if (o.score == DsaScore::wasserstein) {
+    if (dsa::cancelled(o.cancel, res)) return res;
     wasserstein_pairs(pairs, o.wasserstein_weights, PairStatus::ok);
     report(total);
     return res;
@@ -124,7 +118,7 @@ DsaResult compare(Context& ctx, const std::vector<DmdModel<T>>& x,
       case SizeMismatch::zero_pad: by_size[std::max(nx, ny)].push_back(k); break;
     }
   }
-  if (!fallback.empty()) {
+  if (!fallback.empty() && !dsa::cancelled(o.cancel, res)) {
     detail::log().warn("dsa: {} pair(s) with operators of different sizes get the zero-padded "
                        "Wasserstein score",
                        fallback.size());
@@ -156,6 +150,7 @@ DsaResult compare(Context& ctx, const std::vector<DmdModel<T>>& x,
       return it->second;
     };
     for (std::size_t first = 0; first < idx.size(); first += std::size_t(per_batch)) {
+      if (dsa::cancelled(o.cancel, res)) return res;
       const std::size_t cnt = std::min(idx.size() - first, std::size_t(per_batch));
       std::vector<T> ha(nn * cnt), hb(nn * cnt), e(cnt);
       std::vector<std::int64_t> keys(cnt);

@@ -51,14 +51,15 @@ inline std::int64_t choose_rank(const HankelDmdOptions& o, const std::vector<dou
                                 std::int64_t k, std::int64_t rows, std::int64_t cols,
                                 std::vector<std::string>& warnings) {
   if (o.rank) {
-    const std::int64_t r = std::min<std::int64_t>(*o.rank, cols);
-    if (r > k) {
+    // k ≤ min(rows, cols): a rank above the embedding dimension is capped here too, with a
+    // warning (the reference caps it silently).
+    if (*o.rank > k) {
       warnings.push_back("rank " + std::to_string(*o.rank) + " is more than the " +
                          std::to_string(k) + " usable singular values; using " +
                          std::to_string(k));
       return k;
     }
-    return r;
+    return *o.rank;
   }
   if (o.rank_thresh) {
     std::int64_t r = 0;

@@ -19,6 +19,8 @@
 #include <cmath>
 #include <iterator>
 #include <limits>
+#include <string>
+#include <utility>
 
 namespace dynx::io {
 namespace {
@@ -238,14 +240,17 @@ AxisLabels layout_labels(const std::vector<std::string>& labels, double cell) {
   return a;
 }
 
-}  // namespace
 
-void write_heatmap_svg(const std::string& path, std::int64_t rows, std::int64_t cols,
-                       const double* row_major, const std::vector<std::string>& row_labels,
-                       const std::vector<std::string>& col_labels, const std::string& title,
-                       const std::string& value_label) {
-  detail::check_matrix_args(path, "write_heatmap_svg", rows, cols, row_major, row_labels,
-                            col_labels);
+constexpr const char* kSvgRoot =
+    "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" ";
+
+/// One heatmap as a complete SVG document (arguments already checked); its size in px goes to
+/// `size_out`.
+std::string render_heatmap(std::int64_t rows, std::int64_t cols, const double* row_major,
+                           const std::vector<std::string>& row_labels,
+                           const std::vector<std::string>& col_labels, const std::string& title,
+                           const std::string& value_label, const std::string& path,
+                           std::pair<double, double>& size_out) {
   const std::int64_t count = rows * cols;
 
   // Value range over finite entries; ±inf take the end colours, NaN is grey.
@@ -303,11 +308,11 @@ void write_heatmap_svg(const std::string& path, std::int64_t rows, std::int64_t 
   std::string svg;
   auto out = std::back_inserter(svg);
   fmt::format_to(out,
-                 "<svg xmlns=\"http://www.w3.org/2000/svg\" "
-                 "xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\"{0}\" height=\"{1}\" "
+                 "{2}width=\"{0}\" height=\"{1}\" "
                  "viewBox=\"0 0 {0} {1}\" font-family=\"DejaVu Sans, Helvetica, Arial, "
                  "sans-serif\">\n",
-                 px(std::ceil(width)), px(std::ceil(height)));
+                 px(std::ceil(width)), px(std::ceil(height)), kSvgRoot);
+  size_out = {std::ceil(width), std::ceil(height)};
   fmt::format_to(out, "<title>{}</title>\n", title.empty() ? "heatmap" : title_xml);
   svg += "<defs>\n<linearGradient id=\"dynx-viridis\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">\n";
   for (int i = 0; i < kAnchors; ++i)
@@ -457,6 +462,57 @@ void write_heatmap_svg(const std::string& path, std::int64_t rows, std::int64_t 
                    px(bar_x), px(bar_y + bar_h + 12), px(bar_w),
                    as_image ? hex(kNanGrey) : std::string("url(#dynx-nan)"), px(tick_x),
                    px(bar_y + bar_h + 19 + 0.35 * tick_font), px(tick_font));
+  svg += "</svg>\n";
+  return svg;
+}
+
+}  // namespace
+
+void write_heatmap_svg(const std::string& path, std::int64_t rows, std::int64_t cols,
+                       const double* row_major, const std::vector<std::string>& row_labels,
+                       const std::vector<std::string>& col_labels, const std::string& title,
+                       const std::string& value_label) {
+  detail::check_matrix_args(path, "write_heatmap_svg", rows, cols, row_major, row_labels,
+                            col_labels);
+  std::pair<double, double> size;
+  detail::write_file(path, render_heatmap(rows, cols, row_major, row_labels, col_labels, title,
+                                          value_label, path, size));
+}
+
+void write_heatmap_panels_svg(const std::string& path, const std::vector<HeatmapPanel>& panels,
+                              const std::string& title) {
+  if (panels.empty()) detail::fail(path, "write_heatmap_panels_svg needs at least one panel");
+  const double pad = 12, title_h = title.empty() ? 0 : 30;
+  std::string body;
+  double x = 0, height = 0;
+  for (std::size_t k = 0; k < panels.size(); ++k) {
+    const HeatmapPanel& p = panels[k];
+    detail::check_matrix_args(path + " (panel " + std::to_string(k) + ")",
+                              "write_heatmap_panels_svg", p.rows, p.cols, p.row_major,
+                              p.row_labels, p.col_labels);
+    std::pair<double, double> size;
+    std::string svg = render_heatmap(p.rows, p.cols, p.row_major, p.row_labels, p.col_labels,
+                                     p.title, p.value_label, path, size);
+    // Nest the panel's document at its place: its root element becomes a positioned <svg>.
+    svg.replace(0, std::char_traits<char>::length(kSvgRoot),
+                fmt::format("<svg x=\"{}\" y=\"{}\" ", px(x), px(title_h)));
+    body += svg;
+    x += size.first;
+    height = std::max(height, size.second);
+  }
+  std::size_t title_chars = 0;
+  const std::string title_xml = xml_text(title, 200, &title_chars);
+  const double width = std::max(x, 2 * pad + static_cast<double>(title_chars) * 18 * 0.68);
+  std::string svg = fmt::format(
+      "{}width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" font-family=\"DejaVu Sans, Helvetica, "
+      "Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n",
+      kSvgRoot, px(std::ceil(width)), px(std::ceil(height + title_h)), px(std::ceil(width)),
+      px(std::ceil(height + title_h)));
+  if (!title.empty())
+    svg += fmt::format("<title>{0}</title>\n<text x=\"{1}\" y=\"24\" font-size=\"18\" "
+                       "font-weight=\"bold\" fill=\"#222222\">{0}</text>\n",
+                       title_xml, px(pad));
+  svg += body;
   svg += "</svg>\n";
   detail::write_file(path, svg);
 }

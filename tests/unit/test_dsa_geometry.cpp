@@ -240,5 +240,44 @@ TEST(DsaExamples, DsaGroupsByDynamicsGeometryByStates) {
   }
 }
 
+/// A cancelled run returns its finished pairs unchanged and marks the rest not_computed (NaN).
+TEST(DsaCancel, StopsBetweenBatchesAndKeepsFinishedPairs) {
+  Context ctx(Device::cpu());
+  const auto ex = dsa_example_systems(0);
+  std::vector<TrialSet<double>> sets;
+  for (const auto& e : ex) sets.push_back(e.trial_set());
+  DsaOptions o = dsa_example_options();
+  o.pairs_per_batch = 2;
+  const DsaResult full = dsa_pairwise(ctx, sets, o);
+  EXPECT_TRUE(full.complete);
+  std::atomic<bool> stop{false};
+  o.cancel = &stop;
+  o.progress = [&](std::int64_t done, std::int64_t) { stop = done >= 4; };
+  const DsaResult part = dsa_pairwise(ctx, sets, o);
+  EXPECT_FALSE(part.complete);
+  std::int64_t computed = 0;
+  for (std::int64_t i = 0; i < part.rows; ++i)
+    for (std::int64_t j = 0; j < i; ++j) {
+      const std::size_t a = std::size_t(i * part.cols + j), b = std::size_t(j * part.cols + i);
+      EXPECT_EQ(part.status[a], part.status[b]);
+      if (part.status[a] == PairStatus::not_computed) {
+        EXPECT_TRUE(std::isnan(part.distance[a]) && std::isnan(part.distance[b]));
+      } else {
+        ++computed;
+        EXPECT_EQ(part.distance[a], full.distance[a]);  // same seeds per pair: bit-identical
+      }
+    }
+  EXPECT_EQ(computed, 4);  // two batches of two, then the flag stopped the run
+  for (std::int64_t i = 0; i < part.rows; ++i) EXPECT_EQ(part.distance[std::size_t(i * part.cols + i)], 0.0);
+
+  GeometryOptions g;
+  std::atomic<bool> now{true};
+  g.cancel = &now;
+  const DsaResult none = geometry_pairwise(ctx, sets, g);
+  EXPECT_FALSE(none.complete);
+  EXPECT_TRUE(std::isnan(none.distance[1]));
+  EXPECT_EQ(none.status[1], PairStatus::not_computed);
+}
+
 }  // namespace
 }  // namespace dynx::test

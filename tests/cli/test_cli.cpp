@@ -1,0 +1,365 @@
+// `dynx compare` end to end: runs the built program on files written here (.npy, HDF5, a
+// directory, the committed .npz fixture) and on the built-in examples, and checks its outputs
+// against the library called directly, its JSON record, its errors and exit statuses, and that
+// Ctrl-C saves the finished pairs.
+
+#include <dynx/dsa.hpp>
+#include <dynx/io.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#if DYNX_HAS_HDF5
+#include <hdf5.h>
+#endif
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct Result {
+  int rc = -1;
+  std::string out;  // stdout and stderr
+};
+
+/// Runs `dynx <args>` through the shell, capturing both streams.
+Result dynx(const std::string& args) {
+  const std::string cmd = std::string(DYNX_CLI_PATH) + " " + args + " 2>&1";
+  Result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/dynx-cli-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  std::string operator/(const std::string& name) const { return (fs::path(path_) / name).string(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+json read_json(const std::string& path) {
+  std::ifstream f(path);
+  return json::parse(f);
+}
+
+/// A noisy linear system x_{t+1} = A x_t + 0.1 e_t (A a scaled rotation pair plus a decay), as a
+/// (T, 3) row-major array.
+std::vector<double> linear_system(double theta, std::int64_t t_len, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> g;
+  std::vector<double> x;
+  double s[3] = {g(rng), g(rng), g(rng)};
+  for (std::int64_t t = 0; t < t_len; ++t) {
+    x.insert(x.end(), s, s + 3);
+    const double c = 0.95 * std::cos(theta), sn = 0.95 * std::sin(theta);
+    const double n0 = c * s[0] - sn * s[1], n1 = sn * s[0] + c * s[1], n2 = 0.6 * s[2];
+    s[0] = n0 + 0.1 * g(rng), s[1] = n1 + 0.1 * g(rng), s[2] = n2 + 0.1 * g(rng);
+  }
+  return x;
+}
+
+class CliCompare : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (unsigned i = 0; i < 4; ++i) {
+      data_.push_back(linear_system(i < 2 ? 0.3 : 0.9, 300, 10 + i));
+      dynx::io::write_npy(dir_ / ("sys" + std::to_string(i) + ".npy"), {300, 3}, data_.back().data());
+    }
+  }
+  std::vector<dynx::TrialSet<double>> sets() const {
+    std::vector<dynx::TrialSet<double>> s;
+    for (const auto& d : data_) s.push_back(dynx::TrialSet<double>::single(d.data(), 300, 3));
+    return s;
+  }
+  TempDir dir_;
+  std::vector<std::vector<double>> data_;
+};
+
+TEST_F(CliCompare, DirectoryOfNpyMatchesTheLibrary) {
+  TempDir out;
+  const Result r = dynx(dir_.path() + " --n-delays 2 --rank 4 --out " + out.path() + " --quiet");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto d = dynx::io::read_npy(out / "distances.npy");
+  ASSERT_EQ(d.shape, (std::vector<std::int64_t>{4, 4}));
+  dynx::Context ctx(dynx::Device::cpu());
+  dynx::DsaOptions o;
+  o.fit.n_delays = 2;
+  o.fit.rank = 4;
+  const auto want = dynx::dsa_pairwise(ctx, sets(), o);
+  for (std::size_t k = 0; k < 16; ++k) EXPECT_EQ(d.data[k], want.distance[k]) << k;  // same code path
+  // Same dynamics closer than different dynamics.
+  EXPECT_LT(d.data[1 * 4 + 0], d.data[2 * 4 + 0]);
+  EXPECT_LT(d.data[3 * 4 + 2], d.data[3 * 4 + 1]);
+
+  const json j = read_json(out / "result.json");
+  EXPECT_TRUE(j["complete"].get<bool>());
+  EXPECT_EQ(j["mode"], "all-pairs");
+  EXPECT_EQ(j["settings"]["fit"]["n_delays"], 2);
+  EXPECT_EQ(j["settings"]["fit"]["rank"], 4);
+  EXPECT_EQ(j["settings"]["score"], "angular");
+  EXPECT_EQ(j["row_labels"], (json{"sys0", "sys1", "sys2", "sys3"}));
+  EXPECT_EQ(j["systems_x"][2]["rank"], 4);
+  EXPECT_EQ(j["results"][0]["status_counts"]["ok"], 6);  // 6 unordered pairs, all converged
+  EXPECT_FALSE(j["version"].get<std::string>().empty());
+  std::ifstream csv(out / "distances.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header, ",sys0,sys1,sys2,sys3");
+  EXPECT_TRUE(fs::file_size(out / "heatmap.svg") > 1000);
+}
+
+TEST_F(CliCompare, CrossModeAndWassersteinAndBaselines) {
+  TempDir out;
+  const Result r = dynx(dir_ / "sys0.npy" + " " + dir_ / "sys2.npy" + " --y " + dir_ / "sys1.npy" +
+                     " --y " + dir_ / "sys3.npy" +
+                     " --score wasserstein --compare-baselines --quiet --out " + out.path());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto d = dynx::io::read_npy(out / "distances.npy");
+  ASSERT_EQ(d.shape, (std::vector<std::int64_t>{2, 2}));
+  dynx::Context ctx(dynx::Device::cpu());
+  dynx::DsaOptions o;
+  o.score = dynx::DsaScore::wasserstein;
+  const auto s = sets();
+  const auto want = dynx::dsa_cross<double>(ctx, {s[0], s[2]}, {s[1], s[3]}, o);
+  for (std::size_t k = 0; k < 4; ++k) EXPECT_EQ(d.data[k], want.distance[k]);
+  const auto p = dynx::io::read_npy(out / "procrustes.npy");
+  const auto c = dynx::io::read_npy(out / "cka.npy");
+  const auto gp = dynx::geometry_cross<double>(ctx, {s[0], s[2]}, {s[1], s[3]});
+  for (std::size_t k = 0; k < 4; ++k) EXPECT_EQ(p.data[k], gp.distance[k]);
+  EXPECT_EQ(c.shape, (std::vector<std::int64_t>{2, 2}));
+  const json j = read_json(out / "result.json");
+  EXPECT_EQ(j["mode"], "x-vs-y");
+  EXPECT_EQ(j["results"].size(), 3u);
+  EXPECT_EQ(j["col_labels"], (json{"sys1", "sys3"}));
+}
+
+TEST_F(CliCompare, AxesFlagReordersArrays) {
+  // The same systems stored as (features, time): --axes nt must give the same matrix.
+  TempDir in, out1, out2;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<double> t(900);
+    for (int a = 0; a < 300; ++a)
+      for (int f = 0; f < 3; ++f) t[std::size_t(f * 300 + a)] = data_[std::size_t(i)][std::size_t(a * 3 + f)];
+    dynx::io::write_npy(in / ("s" + std::to_string(i) + ".npy"), {3, 300}, t.data());
+  }
+  ASSERT_EQ(dynx(in.path() + " --axes nt --rank 3 --quiet --out " + out1.path()).rc, 0);
+  ASSERT_EQ(dynx(dir_ / "sys0.npy " + dir_ / "sys1.npy " + dir_ / "sys2.npy" +
+                 " --rank 3 --quiet --out " + out2.path())
+                .rc,
+            0);
+  EXPECT_EQ(dynx::io::read_npy(out1 / "distances.npy").data,
+            dynx::io::read_npy(out2 / "distances.npy").data);
+  // Wrong axes for the array: a clear error naming the file.
+  const Result r = dynx(in.path() + " --axes ktn --quiet --out " + out1.path());
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("s0.npy: --axes ktn names 3 axes but the array has shape (3, 300)"),
+            std::string::npos)
+      << r.out;
+}
+
+#if DYNX_HAS_HDF5
+TEST_F(CliCompare, Hdf5DatasetsAndGroupedRaggedTrials) {
+  const std::string h5 = dir_ / "runs.h5";
+  const hid_t f = H5Fcreate(h5.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  H5Gclose(H5Gcreate2(f, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  for (int i = 0; i < 3; ++i) {
+    const hsize_t dims[2] = {300, 3};
+    const hid_t sp = H5Screate_simple(2, dims, nullptr);
+    const std::string name = "runs/r" + std::to_string(i);
+    const hid_t d = H5Dcreate2(f, name.c_str(), H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data_[std::size_t(i)].data());
+    H5Dclose(d);
+    H5Sclose(sp);
+  }
+  H5Fclose(f);
+  TempDir out;
+  Result r = dynx(h5 + ":/runs --rank 3 --quiet --out " + out.path());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(read_json(out / "result.json")["row_labels"], (json{"runs:/runs/r0", "runs:/runs/r1", "runs:/runs/r2"}));
+  // --group-trials: the file is one system with three trials; with the .npy of sys3 that is a pair.
+  r = dynx(h5 + " " + dir_ / "sys3.npy" + " --group-trials --rank 3 --quiet --out " + out.path());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const json j = read_json(out / "result.json");
+  EXPECT_EQ(j["systems_x"][0]["trial_lengths"], (json{300, 300, 300}));
+  EXPECT_EQ(j["row_labels"], (json{"runs", "sys3"}));
+}
+#endif
+
+TEST_F(CliCompare, ClearErrorsAndExitStatuses) {
+  TempDir out;
+  auto expect = [&](const std::string& args, int rc, const std::string& needle) {
+    const Result r = dynx(args + " --quiet --out " + out.path());
+    EXPECT_EQ(r.rc, rc) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << args << "\n" << r.out;
+  };
+  expect(dir_ / "missing.npy " + dir_ / "sys0.npy", 1, "missing.npy: no such file or directory");
+  {
+    auto bad = data_[1];
+    bad[5 * 3 + 1] = std::nan("");
+    dynx::io::write_npy(dir_ / "nan.npy", {300, 3}, bad.data());
+    expect(dir_ / "sys0.npy " + dir_ / "nan.npy", 1,
+           "nan.npy: non-finite value nan at trial 0, time step 5, feature 1");
+    fs::remove(dir_ / "nan.npy");
+  }
+  expect(dir_.path() + " --n-delays 200 --delay-interval 2", 1,
+         "sys0: trial 0 has 300 time points; --n-delays 200 with --delay-interval 2");
+  expect(dir_.path() + " --n-delays 2 --rank 7", 1,
+         "sys0: --rank 7 is larger than possible: the delay embedding has 6 dimensions");
+  {
+    std::ofstream(dir_ / "junk.npy") << "this is not numpy";
+    expect(dir_ / "junk.npy " + dir_ / "sys0.npy", 1, "junk.npy");
+    fs::remove(dir_ / "junk.npy");
+  }
+  // The reference fixture holds matrices and labels besides systems: a 1-D array is refused.
+  expect(std::string(DYNX_TEST_DATA_DIR) + "/dsa/systems.npz", 1,
+         "systems.npz: noise_linear: an array of shape () is not a system");
+  expect(dir_ / "sys0.npy", 1, "only one system");
+  expect(dir_.path() + " --rank 3 --rank-thresh 0.1", 2, "at most one of --rank");
+  expect(dir_.path() + " --metric foo", 2, "--metric expects dsa|procrustes|cka");
+  expect(dir_.path() + " --score cosine", 2, "--score expects angular|euclidean|wasserstein");
+  expect(dir_.path() + " --bogus", 2, "unknown option --bogus");
+  expect(dir_.path() + " --n-delays 0", 2, "--n-delays expects an integer in [1,");
+  expect(dir_.path() + " --axes tt", 2, "--axes expects");
+  expect(dir_.path() + " --device tpu", 2, "--device");
+  // Operators of different sizes: an error by default, the reference's fallback on request.
+  {
+    std::vector<double> wide(300 * 5, 0.0);
+    std::mt19937_64 rng(3);
+    std::normal_distribution<double> g;
+    for (auto& v : wide) v = g(rng);
+    dynx::io::write_npy(dir_ / "wide.npy", {300, 5}, wide.data());
+    expect(dir_ / "sys0.npy " + dir_ / "wide.npy", 1, "operators of different sizes (5 and 3)");
+    const Result r = dynx(dir_ / "sys0.npy " + dir_ / "wide.npy" +
+                       " --size-mismatch wasserstein --quiet --out " + out.path());
+    EXPECT_EQ(r.rc, 0) << r.out;
+    EXPECT_EQ(read_json(out / "result.json")["results"][0]["status"][1][0], "size_fallback");
+  }
+}
+
+TEST(CliExamples, DefaultRunWritesEveryOutput) {
+  TempDir out;
+  const Result r = dynx("--out " + out.path());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("built-in example systems"), std::string::npos);
+  EXPECT_NE(r.out.find("Procrustes shape distance"), std::string::npos);
+  for (const char* f : {"distances.npy", "distances.csv", "procrustes.npy", "procrustes.csv",
+                        "cka.npy", "cka.csv", "result.json", "heatmap.svg"})
+    EXPECT_TRUE(fs::exists(out / f)) << f;
+  // The matrix equals the library's on the same examples and settings.
+  std::vector<dynx::TrialSet<double>> sets;
+  const auto ex = dynx::dsa_example_systems(0);
+  for (const auto& e : ex) sets.push_back(e.trial_set());
+  dynx::Context ctx(dynx::Device::cpu());
+  const auto want = dynx::dsa_pairwise(ctx, sets, dynx::dsa_example_options());
+  EXPECT_EQ(dynx::io::read_npy(out / "distances.npy").data, want.distance);
+  std::ifstream svg(out / "heatmap.svg");
+  std::stringstream ss;
+  ss << svg.rdbuf();
+  const std::string text = ss.str();
+  EXPECT_EQ(text.rfind("<svg", 0), 0u);
+  EXPECT_NE(text.find("spiral-fast"), std::string::npos);  // labelled
+  EXPECT_NE(text.find("DSA (angular)"), std::string::npos);
+  EXPECT_NE(text.find("1 - linear CKA"), std::string::npos);
+  const json j = read_json(out / "result.json");
+  EXPECT_EQ(j["systems_x"].size(), 6u);
+  EXPECT_FALSE(j["systems_x"][3]["description"].get<std::string>().empty());
+  EXPECT_EQ(j["settings"]["fit"]["n_delays"], dynx::dsa_example_options().fit.n_delays);
+}
+
+TEST(CliExamples, HelpAndVersion) {
+  Result r = dynx("--help");
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("compare  Dynamical Similarity Analysis"), std::string::npos);
+  r = dynx("compare --help");
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("usage: dynx compare"), std::string::npos);
+  r = dynx("--version");
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("0."), std::string::npos);
+}
+
+/// Ctrl-C during a long run: exit status 130, every finished pair saved, the rest NaN.
+TEST(CliInterrupt, SavesFinishedPairs) {
+  TempDir in, out;
+  // 30 systems (435 pairs), one pair per batch, the published optimiser at many steps: about a
+  // minute of work, cut after 4 s.
+  for (int i = 0; i < 30; ++i) {
+    const auto x = linear_system(0.2 + 0.05 * i, 400, unsigned(100 + i));
+    char name[32];
+    std::snprintf(name, sizeof name, "s%02d.npy", i);
+    dynx::io::write_npy(in / name, {400, 3}, x.data());
+  }
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string o = out.path();
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execl(DYNX_CLI_PATH, DYNX_CLI_PATH, in.path().c_str(), "--n-delays", "4", "--rank", "10",
+          "--optimizer", "reference", "--reference-iters", "20000", "--pairs-per-batch", "1",
+          "--threads", "1", "--out",
+          o.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  kill(pid, SIGINT);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 130);
+  const json j = read_json(out / "result.json");
+  EXPECT_FALSE(j["complete"].get<bool>());
+  EXPECT_TRUE(j["interrupted"].get<bool>());
+  const auto d = dynx::io::read_npy(out / "distances.npy");
+  ASSERT_EQ(d.shape, (std::vector<std::int64_t>{30, 30}));
+  std::int64_t pending = 0, done = 0;
+  for (int i = 0; i < 30; ++i)
+    for (int k = 0; k < 30; ++k) {
+      const std::string s = j["results"][0]["status"][i][k];
+      const double v = d.data[std::size_t(i * 30 + k)];
+      if (s == "not_computed") {
+        ++pending;
+        EXPECT_TRUE(std::isnan(v));
+        EXPECT_TRUE(j["results"][0]["distance"][i][k].is_null());
+      } else {
+        EXPECT_TRUE(std::isfinite(v)) << i << "," << k << " " << s;
+        done += i != k;
+      }
+    }
+  EXPECT_GT(pending, 0);  // it was stopped before the end
+  EXPECT_GT(done, 0);     // and what finished was kept
+}
+
+}  // namespace
