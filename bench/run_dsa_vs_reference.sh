@@ -24,8 +24,14 @@ quick=0
 
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+# The CUDA backend only when the benchmark runs on a GPU, and then for one architecture.
+if [[ $device == cuda* ]]; then
+  backend=(-DDYNX_ENABLE_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${DYNX_CUDA_ARCH:-90}")
+else
+  backend=(-DDYNX_ENABLE_CUDA=OFF)
+fi
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDYNX_BUILD_TESTS=OFF \
-  -DDYNX_BUILD_BENCH=ON "${launcher[@]}" > /dev/null
+  -DDYNX_BUILD_BENCH=ON "${backend[@]}" "${launcher[@]}" > /dev/null
 cmake --build "$build" --target dynx_bench_dsa
 
 work=$(mktemp -d)

@@ -139,11 +139,13 @@ enum class ProcrustesOptimizer {
 
 struct ProcrustesOptions {
   ProcrustesOptimizer optimizer = ProcrustesOptimizer::riemannian_multistart;
-  std::int64_t random_starts = 6;  ///< Haar-random starts besides the closed-form candidates
-  /// Every start gets `probe_iters` iterations; the best `refine_top` of each pair then run to
-  /// convergence, and the best of those wins.
-  std::int64_t probe_iters = 12;
-  std::int64_t refine_top = 2;
+  /// Haar-random starts besides the closed-form candidates. The objective has many local minima
+  /// for unrelated operators (n ≥ 16): more starts find lower ones, at a cost linear in starts.
+  std::int64_t random_starts = 32;
+  /// Successive halving: every start gets `probe_iters` iterations, the best 4·refine_top of each
+  /// pair 2·probe_iters more, then the best `refine_top` run to convergence; the best one wins.
+  std::int64_t probe_iters = 8;
+  std::int64_t refine_top = 3;
   std::int64_t max_iters = 1000;  ///< iteration cap per pair (all stages of its winning start)
   /// Convergence: ‖Riemannian gradient‖ ≤ grad_tol · ‖Â − C B̂ Cᵀ‖ (relative, so that exactly
   /// conjugate pairs are driven to rounding), or no change of the objective beyond rounding over

@@ -54,7 +54,7 @@ const char* const kCompareUsage =
     "                                class defaults to wasserstein since dsa-metric 2.0.1)\n"
     "  --optimizer riemannian|reference   (default riemannian: exact multistart; reference: Adam\n"
     "                                + Cayley, two branches, as published)\n"
-    "  --random-starts N (6)  --max-iters N (1000)  --seed N (0)\n"
+    "  --random-starts N (32)  --max-iters N (1000)  --seed N (0)\n"
     "  --reference-iters N (1500)  --reference-lr X (5e-3)\n"
     "  --size-mismatch error|wasserstein|zero-pad   operators of different sizes (default error)\n"
     "  --wasserstein-weights uniform|pad-zeros   (default uniform)\n"

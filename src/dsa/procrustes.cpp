@@ -13,8 +13,9 @@
 // orthogonality constraints as in Wen & Yin, Math. Program. 2013). Each step is a handful of
 // batched GEMMs, one batched LU solve and per-item inner products, so the same code runs on the
 // CPU backend (OpenMP over the batch) and on CUDA (cuBLAS/cuSOLVER batched calls): the host only
-// sees a few scalars per item per iteration. After a short probe every start, the best
-// `refine_top` starts of each pair run to convergence, and the best one wins.
+// sees a few scalars per item per iteration. Starts are pruned by successive halving (a short
+// probe of all, a longer one of the best 4·refine_top, convergence for the best refine_top), and
+// the best one wins.
 //
 // reference_like: Adam on X with S = X − Xᵀ and C = (I + S)⁻¹(I − S), on B̂ and on P B̂ Pᵀ (P swaps
 // the first two coordinates), a fixed number of steps, the branch with the smaller last loss.
@@ -494,39 +495,94 @@ void riemannian(Context& ctx, const HostBatch<T>& a, const HostBatch<T>& b,
     }
   };
 
-  // Phase 1: every start, a few iterations.
-  std::vector<std::int64_t> pair_of(std::size_t(count * S));
-  for (std::int64_t k = 0; k < count * S; ++k) pair_of[std::size_t(k)] = k / S;
-  AscentResult<T> probe;
-  ascend(pair_of, starts, std::max<std::int64_t>(o.probe_iters, 0), probe);
-
-  // Then the best `refine_top` starts of each pair run to convergence; the best of them wins.
-  const std::int64_t top = std::max<std::int64_t>(1, std::min(o.refine_top, S));
-  HostBatch<T> fin(n, count * top);
-  std::vector<std::int64_t> fin_item, fin_pair;
-  for (std::int64_t p = 0; p < count; ++p) {
-    std::vector<std::int64_t> idx(static_cast<std::size_t>(S));
-    std::iota(idx.begin(), idx.end(), p * S);
-    std::stable_sort(idx.begin(), idx.end(), [&](std::int64_t x, std::int64_t y) {
-      return probe.f[std::size_t(x)] > probe.f[std::size_t(y)];
-    });
-    for (std::int64_t t = 0; t < top; ++t) {
-      std::copy_n(starts.ptr(idx[std::size_t(t)]), nn, fin.ptr(p * top + t));
-      fin_item.push_back(idx[std::size_t(t)]);
-      fin_pair.push_back(p);
-    }
+  // Successive halving: every start gets `probe_iters` iterations; the best 4·refine_top of each
+  // pair get 2·probe_iters more; the best `refine_top` of those run to convergence; the best wins.
+  // Work goes to promising basins instead of refining starts that a short probe already ranks low.
+  struct Stage {
+    HostBatch<T> c;
+    std::vector<std::int64_t> start;  // start index of each item
+    std::vector<std::int64_t> pair;   // pair of each item
+    std::vector<std::int64_t> done;   // iterations so far
+    std::int64_t per_pair = 0;
+  };
+  Stage cur{std::move(starts), {}, {}, {}, S};
+  for (std::int64_t k = 0; k < count * S; ++k) {
+    cur.start.push_back(k % S);
+    cur.pair.push_back(k / S);
+    cur.done.push_back(0);
   }
+  // Keeps the `keep` items of each pair with the largest f (items of a pair are contiguous).
+  auto select = [&](const Stage& st, const std::vector<T>& f, std::int64_t keep) {
+    Stage next{HostBatch<T>(n, count * keep), {}, {}, {}, keep};
+    for (std::int64_t p = 0; p < count; ++p) {
+      std::vector<std::int64_t> idx(static_cast<std::size_t>(st.per_pair));
+      std::iota(idx.begin(), idx.end(), p * st.per_pair);
+      std::stable_sort(idx.begin(), idx.end(), [&](std::int64_t x, std::int64_t y) {
+        return f[std::size_t(x)] > f[std::size_t(y)];
+      });
+      for (std::int64_t t = 0; t < keep; ++t) {
+        const std::int64_t it = idx[std::size_t(t)];
+        std::copy_n(st.c.ptr(it), nn, next.c.ptr(p * keep + t));
+        next.start.push_back(st.start[std::size_t(it)]);
+        next.pair.push_back(p);
+        next.done.push_back(st.done[std::size_t(it)]);
+      }
+    }
+    return next;
+  };
+  const std::int64_t probe = std::max<std::int64_t>(o.probe_iters, 0);
+  const std::int64_t top = std::max<std::int64_t>(1, std::min(o.refine_top, S));
   AscentResult<T> r;
-  ascend(fin_pair, fin, std::max<std::int64_t>(o.max_iters - o.probe_iters, 0), r);
+  ascend(cur.pair, cur.c, probe, r);
+  for (std::size_t k = 0; k < cur.done.size(); ++k) cur.done[k] += r.iters[k];
+  const std::int64_t mid = std::min(S, 4 * top);
+  if (mid > top && probe > 0) {
+    cur = select(cur, r.f, mid);
+    ascend(cur.pair, cur.c, 2 * probe, r);
+    for (std::size_t k = 0; k < cur.done.size(); ++k) cur.done[k] += r.iters[k];
+  }
+  cur = select(cur, r.f, top);
+  const std::int64_t spent = *std::max_element(cur.done.begin(), cur.done.end());
+  ascend(cur.pair, cur.c, std::max<std::int64_t>(o.max_iters - spent, 0), r);
+  // Near the optimum f = 1 − ‖Â − C B̂ Cᵀ‖²/2 resolves the residual only to √eps: starts whose f
+  // ties with the best to rounding are told apart by the residual itself (exact conjugacies).
+  auto residual = [&](std::int64_t pair, const T* c) {
+    const T* a_ = a.ptr(pair);
+    const T* b_ = b.ptr(pair);
+    std::vector<double> cb(nn, 0.0);  // C B̂
+    for (std::int64_t j = 0; j < n; ++j)
+      for (std::int64_t l = 0; l < n; ++l)
+        for (std::int64_t i = 0; i < n; ++i) cb[std::size_t(j * n + i)] += double(c[l * n + i]) * double(b_[j * n + l]);
+    double sum = 0;
+    for (std::int64_t j = 0; j < n; ++j)
+      for (std::int64_t i = 0; i < n; ++i) {
+        double m = 0;  // (C B̂ Cᵀ)_ij
+        for (std::int64_t l = 0; l < n; ++l) m += cb[std::size_t(l * n + i)] * double(c[l * n + j]);
+        const double d = double(a_[j * n + i]) - m;
+        sum += d * d;
+      }
+    return sum;
+  };
+  const T tie = T(64) * std::numeric_limits<T>::epsilon();
   for (std::int64_t p = 0; p < count; ++p) {
     std::int64_t best = p * top;
     for (std::int64_t k = p * top + 1; k < (p + 1) * top; ++k)
       if (r.f[std::size_t(k)] > r.f[std::size_t(best)]) best = k;
-    std::copy_n(fin.ptr(best), nn, c_best.ptr(p));
+    std::int64_t ties = 0;
+    for (std::int64_t k = p * top; k < (p + 1) * top; ++k)
+      ties += r.f[std::size_t(best)] - r.f[std::size_t(k)] <= tie;
+    if (ties > 1) {
+      double best_res = residual(p, cur.c.ptr(best));
+      for (std::int64_t k = p * top; k < (p + 1) * top; ++k) {
+        if (k == best || r.f[std::size_t(best)] - r.f[std::size_t(k)] > tie) continue;
+        const double res = residual(p, cur.c.ptr(k));
+        if (res < best_res) best_res = res, best = k;
+      }
+    }
+    std::copy_n(cur.c.ptr(best), nn, c_best.ptr(p));
     auto& inf = info[std::size_t(p)];
-    const std::int64_t item = fin_item[std::size_t(best)];
-    inf.best_start = std::int32_t(item % S);
-    inf.iterations = probe.iters[std::size_t(item)] + r.iters[std::size_t(best)];
+    inf.best_start = std::int32_t(cur.start[std::size_t(best)]);
+    inf.iterations = cur.done[std::size_t(best)] + r.iters[std::size_t(best)];
     inf.converged = r.converged[std::size_t(best)] != 0;
   }
 }
