@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: installs dependencies, builds dynx with tests (CUDA backend compiled when
 # nvcc is present; its `gpu` tests skip themselves without a GPU), runs CTest, then builds and
-# runs the CPU tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# runs the CPU tests again under AddressSanitizer + UndefinedBehaviorSanitizer, and fuzzes the
+# .npy/.npz readers with libFuzzer for 20 s each (scripts/fuzz.sh).
 #
 #   scripts/test.sh                 everything
-#   scripts/test.sh --no-sanitize   skip the sanitizer build
+#   scripts/test.sh --no-sanitize   skip the sanitizer build and the fuzzing
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 sanitize=1
@@ -36,5 +37,7 @@ if [ "$sanitize" = 1 ]; then
   LSAN_OPTIONS="suppressions=$DYNX_ROOT/tests/lsan.supp:print_suppressions=0" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     ctest --test-dir "$san_dir" --output-on-failure -j "$DYNX_JOBS" -LE install
+  echo "== fuzzing the file readers (20 s per harness) =="
+  "$DYNX_ROOT/scripts/fuzz.sh" 20
 fi
 echo "== all tests passed =="

@@ -328,7 +328,7 @@ TEST(CliInterrupt, SavesFinishedPairs) {
     freopen("/dev/null", "w", stdout);
     freopen("/dev/null", "w", stderr);
     execl(DYNX_CLI_PATH, DYNX_CLI_PATH, in.path().c_str(), "--n-delays", "4", "--rank", "10",
-          "--optimizer", "reference", "--reference-iters", "20000", "--pairs-per-batch", "1",
+          "--optimizer", "reference", "--reference-iters", "5000", "--pairs-per-batch", "1",
           "--threads", "1", "--out",
           o.c_str(), static_cast<char*>(nullptr));
     _exit(127);
