@@ -13,9 +13,12 @@
 # DYNX_CHECK_BUDGET seconds; a failed stage does not stop the later ones, and the exit status is
 # non-zero when any stage failed or timed out.
 #
-# Writes into $OUT (./gpu-check-out when OUT is unset), at most 6 files:
+# Writes into $OUT (./gpu-check-out when OUT is unset), at most 8 files:
 #   gpu-check.log  everything printed      summary.txt     machine, commit, stages, test counts
 #   ctest-gpu.xml  ctest-unit.xml (JUnit)  bench-cuda.json bench-cpu-h200.json (Google Benchmark)
+#   bench-dsa-cuda.json bench-dsa-cpu.json (dynx_bench_dsa --synthetic 100: DSA per pair at ranks
+#                  8-128 and all-pairs of 100 systems at ranks 16, 32 on CUDA and CPU; the
+#                  file is rewritten after each part, so a stage cut at its limit keeps what ran)
 #
 # Environment (all optional):
 #   BUILD_DIR            build folder (default build-gpu-check, kept between warm calls)
@@ -28,6 +31,8 @@
 #   DYNX_TEST_LEVEL      for the gpu tests (default 1)
 #   DYNX_BENCH_ARGS      extra benchmark arguments (default --benchmark_min_time=0.1)
 #   DYNX_BENCH_CPU_FILTER  --benchmark_filter for the CPU benchmark (default: all)
+#   DYNX_DSA_ALLPAIRS_RANKS  ranks of the CUDA DSA all-pairs benchmark (default 16,32; add 64
+#                        when the budget allows)
 #   DYNX_COMMIT          the commit for the summary where there is no .git (else .gpu-deps/COMMIT)
 set -uo pipefail
 
@@ -45,7 +50,7 @@ LOG="$OUT/gpu-check.log"
 SUMMARY="$OUT/summary.txt"
 # A run by hand reuses its OUT: drop the last run's results so none is mistaken for this one's.
 rm -f "$LOG" "$SUMMARY" "$OUT"/ctest-gpu.xml "$OUT"/ctest-unit.xml "$OUT"/bench-cuda.json \
-  "$OUT"/bench-cpu-h200.json
+  "$OUT"/bench-cpu-h200.json "$OUT"/bench-dsa-cuda.json "$OUT"/bench-dsa-cpu.json
 
 stage_lines=()         # "name status seconds" for the summary
 test_lines=()          # "label: counts"
@@ -314,6 +319,16 @@ main() {
     -j "$jobs" --test-output-size-passed 1000000 --output-junit "$unit_xml"
   test_lines+=("unit: $(junit_counts "$unit_xml")")
 
+  # DSA on synthetic systems (no Python here): CUDA first, then the CPU backend on the same data.
+  local dsa; dsa="$(find "$BUILD_DIR" -type f -name dynx_bench_dsa -perm -u+x 2>/dev/null | head -n1)"
+  if [ -n "$dsa" ]; then
+    stage bench-dsa-cuda 100 "$dsa" --synthetic 100 --device cuda:0 \
+      --allpairs-ranks "${DYNX_DSA_ALLPAIRS_RANKS:-16,32}" --out "$OUT/bench-dsa-cuda.json"
+    stage bench-dsa-cpu 60 "$dsa" --synthetic 100 --device cpu --threads "$jobs" --ranks 8,16,32 \
+      --allpairs-ranks 16,32 --out "$OUT/bench-dsa-cpu.json"
+  else
+    stage_lines+=("bench-dsa skipped-no-binary 0")
+  fi
   run_bench bench-cuda dynx_bench_linalg_cuda 120 "$OUT/bench-cuda.json"
   local cpu_filter=()
   [ -n "${DYNX_BENCH_CPU_FILTER:-}" ] && cpu_filter=(--benchmark_filter="$DYNX_BENCH_CPU_FILTER")
