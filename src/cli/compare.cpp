@@ -402,11 +402,13 @@ class Progress {
                  tty_ ? "\r" : "", what_.c_str(), (long long)done, (long long)total,
                  100.0 * double(done) / double(std::max<std::int64_t>(total, 1)), rate,
                  clock_text(t).c_str(), clock_text(eta).c_str(), tty_ ? "   " : "\n");
-    if (tty_ && done == total) std::fprintf(stderr, "\n");
+    open_line_ = tty_;
     std::fflush(stderr);
   }
+  /// Ends the in-place line (after the last update or a cancelled run).
   void finish() {
-    if (tty_ && shown_) std::fprintf(stderr, "\n");
+    if (open_line_) std::fprintf(stderr, "\n");
+    open_line_ = false;
   }
 
  private:
@@ -421,7 +423,7 @@ class Progress {
   std::string what_;
   bool enabled_;
   bool tty_ = isatty(STDERR_FILENO) != 0;
-  bool shown_ = false;
+  bool shown_ = false, open_line_ = false;
   Clock::time_point start_ = Clock::now();
   double last_ = -1e9;
 };

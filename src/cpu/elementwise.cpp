@@ -39,9 +39,12 @@ void dot(Context& ctx, const detail::DotArgs& args) {
     const T* pa = a.data + k * a.stride;
     const T* pb = b.data + k * b.stride;
     double sum = 0.0;
-    for (std::int64_t j = 0; j < args.n; ++j)
-      for (std::int64_t i = 0; i < args.m; ++i)
-        sum += double(pa[j * a.ld + i]) * double(pb[j * b.ld + i]);
+    for (std::int64_t j = 0; j < args.n; ++j) {
+      const T* x = pa + j * a.ld;
+      const T* y = pb + j * b.ld;
+#pragma omp simd reduction(+ : sum)
+      for (std::int64_t i = 0; i < args.m; ++i) sum += double(x[i]) * double(y[i]);
+    }
     out[k] = static_cast<T>(sum);
   });
 }
@@ -56,13 +59,34 @@ void axpby(Context& ctx, const detail::AxpbyArgs& args) {
     const T* pa = a.data + k * a.stride;
     T* pc = c.data + k * c.stride;
     const T al = alpha[k], be = beta[k];
-    for (std::int64_t j = 0; j < args.n; ++j)
-      for (std::int64_t i = 0; i < args.m; ++i) {
-        const T x = al == T(0) ? T(0)
-                                : al * (args.transpose_a ? pa[i * a.ld + j] : pa[j * a.ld + i]);
-        T& y = pc[j * c.ld + i];
-        y = be == T(0) ? x : x + be * y;
+    // One branch-free loop per case (alpha = 0: a is not read; beta = 0: c is not read).
+    for (std::int64_t j = 0; j < args.n; ++j) {
+      T* y = pc + j * c.ld;
+      if (al == T(0)) {
+        if (be == T(0)) {
+          std::fill(y, y + args.m, T(0));
+        } else {
+#pragma omp simd
+          for (std::int64_t i = 0; i < args.m; ++i) y[i] *= be;
+        }
+      } else if (!args.transpose_a) {
+        const T* x = pa + j * a.ld;
+        if (be == T(0)) {
+#pragma omp simd
+          for (std::int64_t i = 0; i < args.m; ++i) y[i] = al * x[i];
+        } else {
+#pragma omp simd
+          for (std::int64_t i = 0; i < args.m; ++i) y[i] = al * x[i] + be * y[i];
+        }
+      } else {
+        const T* x = pa + j;  // row j of a, stride ld
+        if (be == T(0)) {
+          for (std::int64_t i = 0; i < args.m; ++i) y[i] = al * x[i * a.ld];
+        } else {
+          for (std::int64_t i = 0; i < args.m; ++i) y[i] = al * x[i * a.ld] + be * y[i];
+        }
       }
+    }
   });
 }
 
@@ -100,13 +124,21 @@ void lbfgs(Context& ctx, const detail::LbfgsArgs& a) {
   // ⟨x, q⟩ and q += c·x over an m × n matrix with leading dimension ld (q: out's ld).
   auto dotq = [&](const T* x, std::int64_t ldx, const T* q) {
     double d = 0;
-    for (std::int64_t j = 0; j < cols; ++j)
-      for (std::int64_t i = 0; i < rows; ++i) d += double(x[j * ldx + i]) * double(q[j * out.ld + i]);
+    for (std::int64_t j = 0; j < cols; ++j) {
+      const T* xj = x + j * ldx;
+      const T* qj = q + j * out.ld;
+#pragma omp simd reduction(+ : d)
+      for (std::int64_t i = 0; i < rows; ++i) d += double(xj[i]) * double(qj[i]);
+    }
     return d;
   };
   auto axpy = [&](T c, const T* x, std::int64_t ldx, T* q) {
-    for (std::int64_t j = 0; j < cols; ++j)
-      for (std::int64_t i = 0; i < rows; ++i) q[j * out.ld + i] += c * x[j * ldx + i];
+    for (std::int64_t j = 0; j < cols; ++j) {
+      const T* xj = x + j * ldx;
+      T* qj = q + j * out.ld;
+#pragma omp simd
+      for (std::int64_t i = 0; i < rows; ++i) qj[i] += c * xj[i];
+    }
   };
   auto slot = [&](std::int64_t i) { return ((a.newest - i) % a.memory + a.memory) % a.memory; };
   for_each_matrix(ctx.num_threads(), a.count, 4.0 * double(a.memory * rows * cols), [&](std::int64_t k, int) {
