@@ -299,7 +299,7 @@ struct GeometryOptions {
 /// compare states at matched time points. Systems may differ in features. Each unordered pair is
 /// computed once (row-major, j < i) and mirrored; the diagonal is 0. Data are staged through the
 /// host for centring; the covariance eigendecompositions, cross products and SVDs run batched on
-/// the context's device. Synchronous.
+/// the context's device, which holds every system's states at once (T · Σ N_i values). Synchronous.
 template <class T>
 DYNX_API DsaResult geometry_pairwise(Context& ctx, const std::vector<TrialSet<T>>& systems,
                                      const GeometryOptions& options = {});
