@@ -146,10 +146,13 @@ struct ProcrustesOptions {
   /// pair 2·probe_iters more, then the best `refine_top` run to convergence; the best one wins.
   std::int64_t probe_iters = 8;
   std::int64_t refine_top = 3;
-  std::int64_t max_iters = 1000;  ///< iteration cap per pair (all stages of its winning start)
+  /// Iteration cap per pair (all stages of its winning start). In float64 from n = 24 on, the
+  /// search runs in float32 and its winners are polished in float64, each under this cap.
+  std::int64_t max_iters = 1000;
   /// Convergence: ‖Riemannian gradient‖ ≤ grad_tol · ‖Â − C B̂ Cᵀ‖ (relative, so that exactly
-  /// conjugate pairs are driven to rounding), or no change of the objective beyond rounding over
-  /// 5 iterations, or no ascent step left. 0: 1e-7 (float64) or 3e-5 (float32).
+  /// conjugate pairs are driven to rounding), or ‖Â − C B̂ Cᵀ‖² (computed directly) falling by
+  /// less than 1e-10 of itself (1e-6 in float32) over 5 iterations, or no descent step left.
+  /// 0: 1e-7 (float64) or 3e-5 (float32).
   double grad_tol = 0;
   std::uint64_t seed = 0;  ///< random starts are seeded per pair from (seed, pair index)
   /// reference_like: Adam steps per branch and learning rate (reference DSA defaults 1500 and
