@@ -84,6 +84,7 @@ struct AscentResult {
   std::vector<T> f;                 // ⟨Â, C B̂ Cᵀ⟩ at the end
   std::vector<std::int64_t> iters;  // accepted steps
   std::vector<char> converged;
+  std::vector<T> e2;                // ‖Â − C B̂ Cᵀ‖² at the end, computed directly
 };
 
 template <class T>
@@ -116,7 +117,7 @@ class Ascent {
     upload(ctx_, c_.buf.data(), h_c, elems);
     const std::size_t cnt = std::size_t(count_);
     AscentResult<T> res{std::vector<T>(cnt), std::vector<std::int64_t>(cnt, 0),
-                        std::vector<char>(cnt, 0)};
+                        std::vector<char>(cnt, 0), std::vector<T>(cnt)};
     gemm<T>(ctx_, Op::n, Op::n, T(1), c_.ref(), b_.ref(), T(0), tmp_.ref());
     gemm<T>(ctx_, Op::n, Op::t, T(1), tmp_.ref(), c_.ref(), T(0), m_.ref());  // M = C B Cᵀ
     dot<T>(ctx_, a_.ref(), m_.ref(), fval_.d.data());
@@ -266,6 +267,7 @@ class Ascent {
       rho_.push(ctx_);
     }
     res.f = f;
+    res.e2 = e2c;
     download(ctx_, h_c, c_.buf.data(), elems);
     detail::log().debug("procrustes ascent: {} item(s) n={}, {} trial evaluations, max {} steps",
                         count_, n_, trials_, *std::max_element(res.iters.begin(), res.iters.end()));
@@ -527,7 +529,8 @@ AscentResult<U> ascend(Context& ctx, const HostBatch<U>& a, const HostBatch<U>& 
   const std::size_t nn = std::size_t(n * n);
   AscentResult<U> out{std::vector<U>(std::size_t(total), U(0)),
                       std::vector<std::int64_t>(std::size_t(total), 0),
-                      std::vector<char>(std::size_t(total), 0)};
+                      std::vector<char>(std::size_t(total), 0),
+                      std::vector<U>(std::size_t(total), U(0))};
   const int threads = ctx.device().is_cpu() ? ctx.num_threads() : 1;
   const std::int64_t shares = std::max<std::int64_t>(1, std::min<std::int64_t>(threads, total));
   const std::int64_t per = std::min(items_per_batch<U>(n, ctx.device().is_cpu()),
@@ -542,6 +545,7 @@ AscentResult<U> ascend(Context& ctx, const HostBatch<U>& a, const HostBatch<U>& 
     Ascent<U> asc(cx, n, cnt, gtol, stall_rel);
     auto r = asc.run(ha.v.data(), hb.v.data(), st.c.ptr(first), iters);
     std::copy(r.f.begin(), r.f.end(), out.f.begin() + first);
+    std::copy(r.e2.begin(), r.e2.end(), out.e2.begin() + first);
     std::copy(r.iters.begin(), r.iters.end(), out.iters.begin() + first);
     std::copy(r.converged.begin(), r.converged.end(), out.converged.begin() + first);
   };
@@ -620,26 +624,6 @@ std::pair<Stage<U>, AscentResult<U>> multistart(Context& ctx, const HostBatch<U>
   return {std::move(cur), std::move(r)};
 }
 
-/// ‖A − C B Cᵀ‖² in double (host), for telling apart starts whose f ties to rounding.
-template <class T>
-double residual2(std::int64_t n, const T* a, const T* b, const T* c) {
-  const std::size_t nn = std::size_t(n * n);
-  std::vector<double> cb(nn, 0.0);  // C B
-  for (std::int64_t j = 0; j < n; ++j)
-    for (std::int64_t l = 0; l < n; ++l)
-      for (std::int64_t i = 0; i < n; ++i)
-        cb[std::size_t(j * n + i)] += double(c[l * n + i]) * double(b[j * n + l]);
-  double sum = 0;
-  for (std::int64_t j = 0; j < n; ++j)
-    for (std::int64_t i = 0; i < n; ++i) {
-      double m = 0;  // (C B Cᵀ)_ij
-      for (std::int64_t l = 0; l < n; ++l) m += cb[std::size_t(l * n + i)] * double(c[l * n + j]);
-      const double d = double(a[j * n + i]) - m;
-      sum += d * d;
-    }
-  return sum;
-}
-
 template <class T>
 void riemannian(Context& ctx, const HostBatch<T>& a, const HostBatch<T>& b,
                 const ProcrustesOptions& o, const std::int64_t* keys, HostBatch<T>& c_best,
@@ -651,7 +635,9 @@ void riemannian(Context& ctx, const HostBatch<T>& a, const HostBatch<T>& b,
                                     ctx.device().is_cpu() ? ctx.num_threads() : 1);
   Stage<T> fin;
   AscentResult<T> r;
-  if (std::is_same<T, double>::value && n >= kMixedPrecisionMinN) {
+  bool mixed = false;
+  if constexpr (std::is_same<T, double>::value) mixed = n >= kMixedPrecisionMinN;
+  if (mixed) {
     // Mixed precision: the search runs in float32 (half the memory traffic, ~2× faster GEMMs
     // from n ≈ 32); then, for each pair, the float32 winners that tie with its best to float32
     // resolution are orthogonalised and polished to convergence in float64.
@@ -693,30 +679,20 @@ void riemannian(Context& ctx, const HostBatch<T>& a, const HostBatch<T>& b,
     std::tie(fin, r) = multistart<T>(ctx, a, b, std::move(starts), S, o, gtol, kStallRel<T>);
   }
 
-  // The best item of each pair. Near the optimum f = 1 − ‖Â − C B̂ Cᵀ‖²/2 resolves the residual
-  // only to √eps: items whose f ties with the best to rounding are told apart by the residual
-  // itself (exact conjugacies).
-  const T tie = T(64) * std::numeric_limits<T>::epsilon();
-  std::size_t k0 = 0;
+  // The best item of each pair: the smallest residual, computed directly (f = 1 − e²/2 cannot
+  // tell exact conjugacies apart from near ones below √eps).
+  std::vector<std::size_t> best(std::size_t(count), fin.pair.size());
+  for (std::size_t k = 0; k < fin.pair.size(); ++k) {
+    std::size_t& b = best[std::size_t(fin.pair[k])];
+    if (b == fin.pair.size() || r.e2[k] < r.e2[b]) b = k;
+  }
   for (std::int64_t p = 0; p < count; ++p) {
-    std::size_t k1 = k0;
-    while (k1 < fin.pair.size() && fin.pair[k1] == p) ++k1;
-    std::size_t best = k0;
-    for (std::size_t k = k0 + 1; k < k1; ++k)
-      if (r.f[k] > r.f[best]) best = k;
-    double best_res = -1;
-    for (std::size_t k = k0; k < k1; ++k) {
-      if (k == best || r.f[best] - r.f[k] > tie) continue;
-      if (best_res < 0) best_res = residual2(n, a.ptr(p), b.ptr(p), fin.c.ptr(std::int64_t(best)));
-      const double res = residual2(n, a.ptr(p), b.ptr(p), fin.c.ptr(std::int64_t(k)));
-      if (res < best_res) best_res = res, best = k;
-    }
-    std::copy_n(fin.c.ptr(std::int64_t(best)), nn, c_best.ptr(p));
+    const std::size_t b = best[std::size_t(p)];
+    std::copy_n(fin.c.ptr(std::int64_t(b)), nn, c_best.ptr(p));
     auto& inf = info[std::size_t(p)];
-    inf.best_start = std::int32_t(fin.start[best]);
-    inf.iterations = fin.done[best];
-    inf.converged = r.converged[best] != 0;
-    k0 = k1;
+    inf.best_start = std::int32_t(fin.start[b]);
+    inf.iterations = fin.done[b];
+    inf.converged = r.converged[b] != 0;
   }
 }
 
