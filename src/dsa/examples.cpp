@@ -64,27 +64,23 @@ Latent damped_rotation(Rng& rng, double r, double theta, double sigma, double s0
 /// additive process noise per sample; initial states on a disk around the limit cycle.
 Latent van_der_pol(Rng& rng, double mu, double dt, double sigma) {
   auto f = [mu](const Vec2& v) { return Vec2{v[1], mu * (1 - v[0] * v[0]) * v[1] - v[0]}; };
-  Latent x(std::size_t(kTrials * kLength));
   const double h = dt / 4;
+  auto sample_step = [&](Vec2& v) {  // 4 RK4 substeps
+    for (int sub = 0; sub < 4; ++sub) {
+      const Vec2 k1 = f(v), k2 = f({v[0] + h / 2 * k1[0], v[1] + h / 2 * k1[1]});
+      const Vec2 k3 = f({v[0] + h / 2 * k2[0], v[1] + h / 2 * k2[1]});
+      const Vec2 k4 = f({v[0] + h * k3[0], v[1] + h * k3[1]});
+      v = {v[0] + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0]),
+           v[1] + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])};
+    }
+  };
+  Latent x(std::size_t(kTrials * kLength));
   for (std::int64_t k = 0; k < kTrials; ++k) {
     Vec2 v{2.5 * rng(), 2.5 * rng()};
-    for (int burn = 0; burn < 40; ++burn)  // 10 time units onto the cycle's neighbourhood
-      for (int sub = 0; sub < 4; ++sub) {
-        const Vec2 k1 = f(v), k2 = f({v[0] + h / 2 * k1[0], v[1] + h / 2 * k1[1]});
-        const Vec2 k3 = f({v[0] + h / 2 * k2[0], v[1] + h / 2 * k2[1]});
-        const Vec2 k4 = f({v[0] + h * k3[0], v[1] + h * k3[1]});
-        v = {v[0] + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0]),
-             v[1] + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])};
-      }
+    for (int burn = 0; burn < 40; ++burn) sample_step(v);  // onto the cycle's neighbourhood
     for (std::int64_t t = 0; t < kLength; ++t) {
       x[std::size_t(k * kLength + t)] = v;
-      for (int sub = 0; sub < 4; ++sub) {
-        const Vec2 k1 = f(v), k2 = f({v[0] + h / 2 * k1[0], v[1] + h / 2 * k1[1]});
-        const Vec2 k3 = f({v[0] + h / 2 * k2[0], v[1] + h / 2 * k2[1]});
-        const Vec2 k4 = f({v[0] + h * k3[0], v[1] + h * k3[1]});
-        v = {v[0] + h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0]),
-             v[1] + h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])};
-      }
+      sample_step(v);
       v[0] += sigma * rng();
       v[1] += sigma * rng();
     }

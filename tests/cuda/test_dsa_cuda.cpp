@@ -13,6 +13,7 @@
 // eps where the quantity is a backward-stable function of the inputs, and the spec's 1e-6 where
 // an iterative optimiser's stopping point is compared.
 
+#include "common/dsa_data.hpp"
 #include "cuda/cuda_common.hpp"
 
 #include <dynx/dsa.hpp>
@@ -30,46 +31,7 @@
 namespace dynx::test {
 namespace {
 
-// --- inputs (generators as in tests/unit/test_dsa_fit.cpp and test_dsa_procrustes.cpp) ----------
-
-/// Trials of N features, row-major (time, feature) per trial, all trials back to back.
-struct Data {
-  std::int64_t n = 0;
-  std::vector<std::int64_t> lengths;
-  std::vector<double> x;
-};
-
-/// x_{t+1} = A x_t + σ ξ_t from a random stable A (spectral radius `radius`: rotations by distinct
-/// angles in a random orthonormal basis), trials of the given lengths with random initial states.
-Data simulate_linear(std::int64_t n, const std::vector<std::int64_t>& lengths, double radius,
-                     double noise, Rng& rng) {
-  const DMat q = random_orthonormal(n, n, rng);
-  DMat d(n, n);
-  for (std::int64_t i = 0; i + 1 < n; i += 2) {
-    const double th = 0.3 + 0.5 * double(i) / double(n);
-    const double r = radius * (1.0 - 0.05 * double(i) / double(n));
-    d(i, i) = r * std::cos(th), d(i, i + 1) = -r * std::sin(th);
-    d(i + 1, i) = r * std::sin(th), d(i + 1, i + 1) = r * std::cos(th);
-  }
-  if (n % 2) d(n - 1, n - 1) = 0.7 * radius;
-  const DMat a = matmul(matmul(q, d), transpose(q));
-  std::normal_distribution<double> g;
-  Data out{n, lengths, {}};
-  for (std::int64_t len : lengths) {
-    std::vector<double> s(static_cast<std::size_t>(n));
-    for (auto& v : s) v = g(rng);
-    for (std::int64_t t = 0; t < len; ++t) {
-      out.x.insert(out.x.end(), s.begin(), s.end());
-      std::vector<double> next(static_cast<std::size_t>(n), 0.0);
-      for (std::int64_t i = 0; i < n; ++i) {
-        for (std::int64_t j = 0; j < n; ++j) next[std::size_t(i)] += a(i, j) * s[std::size_t(j)];
-        next[std::size_t(i)] += noise * g(rng);
-      }
-      s = next;
-    }
-  }
-  return out;
-}
+// --- inputs (generators in tests/common/dsa_data.hpp) --------------------------------------------
 
 /// Host TrialSets of `data` in precision T (the storage is owned here).
 template <class T>
@@ -83,31 +45,7 @@ struct Systems {
   }
 };
 
-/// A Haar-random orthogonal matrix with determinant `det_sign`.
-DMat haar(std::int64_t n, Rng& rng, int det_sign) {
-  DMat q = random_orthonormal(n, n, rng);
-  DMat lu = q;
-  double det = 1;
-  for (std::int64_t k = 0; k < n; ++k) {  // Gaussian elimination with partial pivoting
-    std::int64_t p = k;
-    for (std::int64_t i = k + 1; i < n; ++i)
-      if (std::fabs(lu(i, k)) > std::fabs(lu(p, k))) p = i;
-    if (p != k) {
-      for (std::int64_t j = 0; j < n; ++j) std::swap(lu(k, j), lu(p, j));
-      det = -det;
-    }
-    det *= lu(k, k);
-    for (std::int64_t i = k + 1; i < n; ++i) {
-      const double f = lu(i, k) / lu(k, k);
-      for (std::int64_t j = k; j < n; ++j) lu(i, j) -= f * lu(k, j);
-    }
-  }
-  if ((det > 0) != (det_sign > 0))
-    for (std::int64_t i = 0; i < n; ++i) q(i, 0) = -q(i, 0);
-  return q;
-}
 
-DMat conj(const DMat& q, const DMat& a) { return matmul(matmul(q, a), transpose(q)); }
 
 DMat normalised(const DMat& a) {
   DMat out = a;

@@ -3,6 +3,7 @@
 // cases of spec §9: conjugate and rescaled data, isometric embeddings, ragged trials, rank rules,
 // reduced-rank regression, bad input, all-pairs structure.
 
+#include "common/dsa_data.hpp"
 #include "common/reference.hpp"
 
 #include <dynx/dsa.hpp>
@@ -15,52 +16,6 @@
 
 namespace dynx::test {
 namespace {
-
-/// A trajectory store: trials of N features, row-major (time, feature) per trial.
-struct Data {
-  std::int64_t n = 0;
-  std::vector<std::int64_t> lengths;
-  std::vector<double> x;  // all trials back to back, x[(t0 + t) * n + f]
-  TrialSet<double> set() const { return TrialSet<double>{x.data(), n, lengths, Device::cpu()}; }
-  double at(std::int64_t trial, std::int64_t t, std::int64_t f) const {
-    std::int64_t t0 = 0;
-    for (std::int64_t k = 0; k < trial; ++k) t0 += lengths[std::size_t(k)];
-    return x[std::size_t((t0 + t) * n + f)];
-  }
-};
-
-/// x_{t+1} = A x_t + σ ξ_t from a random stable A (spectral radius `radius`), trials of the given
-/// lengths with random initial states.
-Data simulate_linear(std::int64_t n, const std::vector<std::int64_t>& lengths, double radius,
-                     double noise, Rng& rng) {
-  DMat q = random_orthonormal(n, n, rng);
-  DMat d(n, n);
-  // block-diagonal rotations scaled by the radius, then a random orthogonal change of basis
-  for (std::int64_t i = 0; i + 1 < n; i += 2) {
-    const double th = 0.3 + 0.5 * double(i) / double(n);
-    const double r = radius * (1.0 - 0.05 * double(i) / double(n));
-    d(i, i) = r * std::cos(th), d(i, i + 1) = -r * std::sin(th);
-    d(i + 1, i) = r * std::sin(th), d(i + 1, i + 1) = r * std::cos(th);
-  }
-  if (n % 2) d(n - 1, n - 1) = 0.7 * radius;
-  const DMat a = matmul(matmul(q, d), transpose(q));
-  std::normal_distribution<double> g;
-  Data out{n, lengths, {}};
-  for (std::int64_t len : lengths) {
-    std::vector<double> s(static_cast<std::size_t>(n));
-    for (auto& v : s) v = g(rng);
-    for (std::int64_t t = 0; t < len; ++t) {
-      out.x.insert(out.x.end(), s.begin(), s.end());
-      std::vector<double> next(static_cast<std::size_t>(n), 0.0);
-      for (std::int64_t i = 0; i < n; ++i) {
-        for (std::int64_t j = 0; j < n; ++j) next[std::size_t(i)] += a(i, j) * s[std::size_t(j)];
-        next[std::size_t(i)] += noise * g(rng);
-      }
-      s = next;
-    }
-  }
-  return out;
-}
 
 /// The model of spec §3 computed independently in float64.
 struct RefModel {

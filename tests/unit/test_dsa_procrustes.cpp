@@ -4,6 +4,7 @@
 // Hoffman–Wielandt lower bound holds for normal matrices, and the reference-like optimiser never
 // beats the default one.
 
+#include "common/dsa_data.hpp"
 #include "common/reference.hpp"
 
 #include <dynx/dsa.hpp>
@@ -66,31 +67,7 @@ double orthogonality(const DMat& c) {
   return frobenius(subtract(matmul(transpose(c), c), identity(c.rows)));
 }
 
-DMat haar(std::int64_t n, Rng& rng, int det_sign) {
-  DMat q = random_orthonormal(n, n, rng);
-  // det of an orthogonal matrix from its LU-free sign: flip a column until it matches
-  DMat lu = q;
-  double det = 1;
-  for (std::int64_t k = 0; k < n; ++k) {  // Gaussian elimination with partial pivoting
-    std::int64_t p = k;
-    for (std::int64_t i = k + 1; i < n; ++i)
-      if (std::fabs(lu(i, k)) > std::fabs(lu(p, k))) p = i;
-    if (p != k) {
-      for (std::int64_t j = 0; j < n; ++j) std::swap(lu(k, j), lu(p, j));
-      det = -det;
-    }
-    det *= lu(k, k);
-    for (std::int64_t i = k + 1; i < n; ++i) {
-      const double f = lu(i, k) / lu(k, k);
-      for (std::int64_t j = k; j < n; ++j) lu(i, j) -= f * lu(k, j);
-    }
-  }
-  if ((det > 0) != (det_sign > 0))
-    for (std::int64_t i = 0; i < n; ++i) q(i, 0) = -q(i, 0);
-  return q;
-}
 
-DMat conj(const DMat& q, const DMat& a) { return matmul(matmul(q, a), transpose(q)); }
 
 TEST(Procrustes, FindsExactOrthogonalConjugacies) {
   Rng rng(11);
