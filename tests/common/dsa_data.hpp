@@ -88,4 +88,22 @@ inline DMat haar(std::int64_t n, Rng& rng, int det_sign) {
 /// Q A Qᵀ.
 inline DMat conj(const DMat& q, const DMat& a) { return matmul(matmul(q, a), transpose(q)); }
 
+/// A / ‖A‖_F.
+inline DMat normalised(const DMat& a) {
+  DMat out = a;
+  const double f = frobenius(a);
+  for (auto& x : out.v) x /= f;
+  return out;
+}
+
+/// ‖Â − C B̂ Cᵀ‖ recomputed in float64 from a returned C.
+inline double residual(const DMat& a, const DMat& b, const DMat& c) {
+  return frobenius(subtract(normalised(a), matmul(matmul(c, normalised(b)), transpose(c))));
+}
+
+/// ‖CᵀC − I‖_F.
+inline double orthogonality(const DMat& c) {
+  return frobenius(subtract(matmul(transpose(c), c), identity(c.rows)));
+}
+
 }  // namespace dynx::test

@@ -45,24 +45,6 @@ struct Systems {
   }
 };
 
-
-
-DMat normalised(const DMat& a) {
-  DMat out = a;
-  const double f = frobenius(a);
-  for (auto& x : out.v) x /= f;
-  return out;
-}
-
-/// ‖Â − C B̂ Cᵀ‖ recomputed in float64 on the host from a returned C.
-double residual(const DMat& a, const DMat& b, const DMat& c) {
-  return frobenius(subtract(normalised(a), matmul(matmul(c, normalised(b)), transpose(c))));
-}
-
-double orthogonality(const DMat& c) {
-  return frobenius(subtract(matmul(transpose(c), c), identity(c.rows)));
-}
-
 /// Eigenvalues of a fitted operator (column-major n × n, any precision), computed in float64 on
 /// the CPU backend so that only the fits differ; sorted by (real, imaginary part).
 template <class T>
@@ -89,15 +71,18 @@ struct ProcrustesOut {
   std::vector<ProcrustesInfo> info;
 };
 
+/// The matrices back to back (column-major), as a packed batch.
+std::vector<double> packed(const std::vector<DMat>& m) {
+  std::vector<double> out;
+  for (const auto& x : m) out.insert(out.end(), x.v.begin(), x.v.end());
+  return out;
+}
+
 ProcrustesOut procrustes_on(Context& ctx, const std::vector<DMat>& a, const std::vector<DMat>& b,
                             const ProcrustesOptions& opt = {}) {
   const std::int64_t n = a[0].rows, count = std::int64_t(a.size());
   const std::size_t nn = std::size_t(n * n);
-  std::vector<double> ha, hb;
-  for (std::size_t k = 0; k < a.size(); ++k) {
-    ha.insert(ha.end(), a[k].v.begin(), a[k].v.end());
-    hb.insert(hb.end(), b[k].v.begin(), b[k].v.end());
-  }
+  const std::vector<double> ha = packed(a), hb = packed(b);
   const Device dev = ctx.device();
   Buffer<double> da = to_device(ctx, ha.data(), ha.size()), db = to_device(ctx, hb.data(), hb.size());
   Buffer<double> dang(std::size_t(count), dev), deu(std::size_t(count), dev), dc(nn * std::size_t(count), dev);
@@ -122,11 +107,7 @@ ProcrustesOut procrustes_on(Context& ctx, const std::vector<DMat>& a, const std:
 std::vector<double> wasserstein_on(Context& ctx, const std::vector<DMat>& a, const std::vector<DMat>& b,
                                    WassersteinWeights weights) {
   const std::int64_t na = a[0].rows, nb = b[0].rows, count = std::int64_t(a.size());
-  std::vector<double> ha, hb;
-  for (std::size_t k = 0; k < a.size(); ++k) {
-    ha.insert(ha.end(), a[k].v.begin(), a[k].v.end());
-    hb.insert(hb.end(), b[k].v.begin(), b[k].v.end());
-  }
+  const std::vector<double> ha = packed(a), hb = packed(b);
   const Device dev = ctx.device();
   Buffer<double> da = to_device(ctx, ha.data(), ha.size()), db = to_device(ctx, hb.data(), hb.size());
   std::vector<double> out(std::size_t(count), -1.0);  // host, as the API asks

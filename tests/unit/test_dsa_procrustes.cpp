@@ -51,22 +51,6 @@ PairResult compare_pairs(const std::vector<DMat>& a, const std::vector<DMat>& b,
   return r;
 }
 
-DMat normalised(const DMat& a) {
-  DMat out = a;
-  const double f = frobenius(a);
-  for (auto& x : out.v) x /= f;
-  return out;
-}
-
-/// ‖Â − C B̂ Cᵀ‖ recomputed in float64 from the returned C.
-double residual(const DMat& a, const DMat& b, const DMat& c) {
-  return frobenius(subtract(normalised(a), matmul(matmul(c, normalised(b)), transpose(c))));
-}
-
-double orthogonality(const DMat& c) {
-  return frobenius(subtract(matmul(transpose(c), c), identity(c.rows)));
-}
-
 
 
 TEST(Procrustes, FindsExactOrthogonalConjugacies) {
