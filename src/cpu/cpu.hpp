@@ -4,6 +4,7 @@
 
 #include "core/backend.hpp"
 #include "core/heuristics.hpp"
+#include "cpu/vec.hpp"
 
 #include <dynx/status.hpp>
 
@@ -84,9 +85,9 @@ inline int loop_threads(int threads, std::int64_t count, double flops_per_matrix
 /// True when every entry of the rows × cols column-major matrix is finite.
 template <class T>
 bool all_finite(const T* a, std::int64_t rows, std::int64_t cols, std::int64_t ld) {
+  if (ld == rows) return vec::all_finite(a, rows * cols);
   for (std::int64_t j = 0; j < cols; ++j)
-    for (std::int64_t i = 0; i < rows; ++i)
-      if (!std::isfinite(a[j * ld + i])) return false;
+    if (!vec::all_finite(a + j * ld, rows)) return false;
   return true;
 }
 

@@ -4,12 +4,29 @@
 // a few thousand flops at most, so nothing inside an item is threaded.
 
 #include "cpu/cpu.hpp"
+#include "cpu/vec.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <vector>
 
 namespace dynx::cpu {
+namespace {
+
+/// Loop shape of an m × n column-major operand set: one vector of m·n when every leading
+/// dimension is m (the packed case: one long vectorised loop instead of n short ones, each with
+/// its own remainder and horizontal sum), else m × n.
+struct Shape {
+  std::int64_t m, n;
+};
+Shape loop_shape(std::int64_t m, std::int64_t n, std::initializer_list<std::int64_t> lds) {
+  for (const std::int64_t ld : lds)
+    if (ld != m) return {m, n};
+  return {m * n, 1};
+}
+
+}  // namespace
 
 template <class T>
 void hankel_rows(Context& ctx, const detail::HankelArgs& a) {
@@ -35,16 +52,12 @@ void dot(Context& ctx, const detail::DotArgs& args) {
   const auto a = args.a.as<T>(ctx.device());
   const auto b = args.b.as<T>(ctx.device());
   T* out = static_cast<T*>(args.out);
+  const Shape sh = loop_shape(args.m, args.n, {a.ld, b.ld});
   for_each_matrix(ctx.num_threads(), args.count, 2.0 * double(args.m * args.n), [&](std::int64_t k, int) {
     const T* pa = a.data + k * a.stride;
     const T* pb = b.data + k * b.stride;
     double sum = 0.0;
-    for (std::int64_t j = 0; j < args.n; ++j) {
-      const T* x = pa + j * a.ld;
-      const T* y = pb + j * b.ld;
-#pragma omp simd reduction(+ : sum)
-      for (std::int64_t i = 0; i < args.m; ++i) sum += double(x[i]) * double(y[i]);
-    }
+    for (std::int64_t j = 0; j < sh.n; ++j) sum += vec::dot(pa + j * a.ld, pb + j * b.ld, sh.m);
     out[k] = static_cast<T>(sum);
   });
 }
@@ -55,35 +68,21 @@ void axpby(Context& ctx, const detail::AxpbyArgs& args) {
   const auto c = args.c.as<T>(ctx.device());
   const T* alpha = static_cast<const T*>(args.alpha);
   const T* beta = static_cast<const T*>(args.beta);
+  const Shape sh = args.transpose_a ? Shape{args.m, args.n} : loop_shape(args.m, args.n, {a.ld, c.ld});
   for_each_matrix(ctx.num_threads(), args.count, 2.0 * double(args.m * args.n), [&](std::int64_t k, int) {
     const T* pa = a.data + k * a.stride;
     T* pc = c.data + k * c.stride;
     const T al = alpha[k], be = beta[k];
-    // One branch-free loop per case (alpha = 0: a is not read; beta = 0: c is not read).
-    for (std::int64_t j = 0; j < args.n; ++j) {
+    for (std::int64_t j = 0; j < sh.n; ++j) {
       T* y = pc + j * c.ld;
-      if (al == T(0)) {
-        if (be == T(0)) {
-          std::fill(y, y + args.m, T(0));
-        } else {
-#pragma omp simd
-          for (std::int64_t i = 0; i < args.m; ++i) y[i] *= be;
-        }
-      } else if (!args.transpose_a) {
-        const T* x = pa + j * a.ld;
-        if (be == T(0)) {
-#pragma omp simd
-          for (std::int64_t i = 0; i < args.m; ++i) y[i] = al * x[i];
-        } else {
-#pragma omp simd
-          for (std::int64_t i = 0; i < args.m; ++i) y[i] = al * x[i] + be * y[i];
-        }
+      if (al == T(0) || !args.transpose_a) {
+        vec::axpby(al, al == T(0) ? nullptr : pa + j * a.ld, be, y, sh.m);
       } else {
         const T* x = pa + j;  // row j of a, stride ld
         if (be == T(0)) {
-          for (std::int64_t i = 0; i < args.m; ++i) y[i] = al * x[i * a.ld];
+          for (std::int64_t i = 0; i < sh.m; ++i) y[i] = al * x[i * a.ld];
         } else {
-          for (std::int64_t i = 0; i < args.m; ++i) y[i] = al * x[i * a.ld] + be * y[i];
+          for (std::int64_t i = 0; i < sh.m; ++i) y[i] = al * x[i * a.ld] + be * y[i];
         }
       }
     }
@@ -120,32 +119,23 @@ void lbfgs(Context& ctx, const detail::LbfgsArgs& a) {
   const auto y = a.y.as<T>(ctx.device());
   const T* rho = static_cast<const T*>(a.rho);
   const T* gamma = static_cast<const T*>(a.gamma);
-  const std::int64_t rows = a.m, cols = a.n;
+  const Shape sh = loop_shape(a.m, a.n, {g.ld, out.ld, s.ld, y.ld});
+  const std::int64_t rows = sh.m, cols = sh.n;
   // ⟨x, q⟩ and q += c·x over an m × n matrix with leading dimension ld (q: out's ld).
   auto dotq = [&](const T* x, std::int64_t ldx, const T* q) {
     double d = 0;
-    for (std::int64_t j = 0; j < cols; ++j) {
-      const T* xj = x + j * ldx;
-      const T* qj = q + j * out.ld;
-#pragma omp simd reduction(+ : d)
-      for (std::int64_t i = 0; i < rows; ++i) d += double(xj[i]) * double(qj[i]);
-    }
+    for (std::int64_t j = 0; j < cols; ++j) d += vec::dot(x + j * ldx, q + j * out.ld, rows);
     return d;
   };
   auto axpy = [&](T c, const T* x, std::int64_t ldx, T* q) {
-    for (std::int64_t j = 0; j < cols; ++j) {
-      const T* xj = x + j * ldx;
-      T* qj = q + j * out.ld;
-#pragma omp simd
-      for (std::int64_t i = 0; i < rows; ++i) qj[i] += c * xj[i];
-    }
+    for (std::int64_t j = 0; j < cols; ++j) vec::axpby(c, x + j * ldx, T(1), q + j * out.ld, rows);
   };
   auto slot = [&](std::int64_t i) { return ((a.newest - i) % a.memory + a.memory) % a.memory; };
   for_each_matrix(ctx.num_threads(), a.count, 4.0 * double(a.memory * rows * cols), [&](std::int64_t k, int) {
     T* q = out.data + k * out.stride;
     const T* gk = g.data + k * g.stride;
     for (std::int64_t j = 0; j < cols; ++j)
-      for (std::int64_t i = 0; i < rows; ++i) q[j * out.ld + i] = gk[j * g.ld + i];
+      std::copy_n(gk + j * g.ld, rows, q + j * out.ld);
     double alpha[64];  // memory ≤ 64 (checked by the caller's constant)
     for (std::int64_t i = 0; i < a.memory; ++i) {  // newest → oldest
       const std::int64_t j = slot(i);
@@ -155,8 +145,7 @@ void lbfgs(Context& ctx, const detail::LbfgsArgs& a) {
       alpha[i] = r * dotq(s.data + (j * a.count + k) * s.stride, s.ld, q);
       axpy(T(-alpha[i]), y.data + (j * a.count + k) * y.stride, y.ld, q);
     }
-    for (std::int64_t j = 0; j < cols; ++j)
-      for (std::int64_t i = 0; i < rows; ++i) q[j * out.ld + i] *= gamma[k];
+    for (std::int64_t j = 0; j < cols; ++j) vec::axpby(T(0), nullptr, gamma[k], q + j * out.ld, rows);
     for (std::int64_t i = a.memory - 1; i >= 0; --i) {  // oldest → newest
       const std::int64_t j = slot(i);
       const double r = double(rho[j * a.count + k]);
