@@ -54,7 +54,7 @@ const char* const kCompareUsage =
     "                                class defaults to wasserstein since dsa-metric 2.0.1)\n"
     "  --optimizer riemannian|reference   (default riemannian: exact multistart; reference: Adam\n"
     "                                + Cayley, two branches, as published)\n"
-    "  --random-starts N (32)  --max-iters N (1000)  --seed N (0)\n"
+    "  --random-starts N (16)  --probe-iters N (16)  --max-iters N (1000)  --seed N (0)\n"
     "  --reference-iters N (1500)  --reference-lr X (5e-3)\n"
     "  --size-mismatch error|wasserstein|zero-pad   operators of different sizes (default error)\n"
     "  --wasserstein-weights uniform|pad-zeros   (default uniform)\n"
@@ -164,6 +164,7 @@ Options parse(const std::vector<std::string>& args) {
           a, value(), {{"riemannian", ProcrustesOptimizer::riemannian_multistart},
                        {"reference", ProcrustesOptimizer::reference_like}});
     else if (a == "--random-starts") o.procrustes.random_starts = parse_int(a, value(), 0, 10000);
+    else if (a == "--probe-iters") o.procrustes.probe_iters = parse_int(a, value(), 0, 100000);
     else if (a == "--max-iters") o.procrustes.max_iters = parse_int(a, value(), 1, kBig);
     else if (a == "--seed") o.procrustes.seed = std::uint64_t(parse_int(a, value(), 0, kBig));
     else if (a == "--reference-iters") o.procrustes.reference_iters = parse_int(a, value(), 1, kBig);
