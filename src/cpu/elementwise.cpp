@@ -124,7 +124,7 @@ void lbfgs(Context& ctx, const detail::LbfgsArgs& a) {
   // ⟨x, q⟩ and q += c·x over an m × n matrix with leading dimension ld (q: out's ld).
   auto dotq = [&](const T* x, std::int64_t ldx, const T* q) {
     double d = 0;
-    for (std::int64_t j = 0; j < cols; ++j) d += vec::dot(x + j * ldx, q + j * out.ld, rows);
+    for (std::int64_t j = 0; j < cols; ++j) d += vec::dot_native(x + j * ldx, q + j * out.ld, rows);
     return d;
   };
   auto axpy = [&](T c, const T* x, std::int64_t ldx, T* q) {

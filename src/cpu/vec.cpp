@@ -39,6 +39,19 @@ DYNX_CPU_INLINE double dot_body(const T* x, const T* y, std::int64_t n) {
 }
 
 template <class T>
+DYNX_CPU_INLINE double dot_native_body(const T* x, const T* y, std::int64_t n) {
+  constexpr int lanes = 4 * kLanes;  // 8 AVX registers of float: enough chains to hide FMA latency
+  T s[lanes] = {};
+  std::int64_t i = 0;
+  for (; i + lanes <= n; i += lanes)
+    for (int l = 0; l < lanes; ++l) s[l] += x[i + l] * y[i + l];
+  double r = 0;
+  for (; i < n; ++i) r += double(x[i]) * double(y[i]);
+  for (int l = 0; l < lanes; ++l) r += double(s[l]);
+  return r;
+}
+
+template <class T>
 DYNX_CPU_INLINE void axpby_body(T a, const T* x, T b, T* y, std::int64_t n) {
   if (a == T(0)) {
     if (b == T(0)) {
@@ -72,6 +85,10 @@ DYNX_CPU_INLINE bool finite_body(const T* x, std::int64_t n) {
 
 DYNX_CPU_CLONES double dot(const float* x, const float* y, std::int64_t n) { return dot_body(x, y, n); }
 DYNX_CPU_CLONES double dot(const double* x, const double* y, std::int64_t n) { return dot_body(x, y, n); }
+DYNX_CPU_CLONES double dot_native(const float* x, const float* y, std::int64_t n) {
+  return dot_native_body(x, y, n);
+}
+double dot_native(const double* x, const double* y, std::int64_t n) { return dot(x, y, n); }
 DYNX_CPU_CLONES void axpby(float a, const float* x, float b, float* y, std::int64_t n) {
   axpby_body(a, x, b, y, n);
 }

@@ -15,6 +15,12 @@ namespace dynx::cpu::vec {
 double dot(const float* x, const float* y, std::int64_t n);
 double dot(const double* x, const double* y, std::int64_t n);
 
+/// Σ x_i y_i in the data's own precision (16 partial sums, combined in double): for float, 4×
+/// the throughput of dot() (no conversions) at a relative error of ~1e-6, for inner products
+/// that only steer an iteration (the L-BFGS two-loop), not values that are reported or tested.
+double dot_native(const float* x, const float* y, std::int64_t n);
+double dot_native(const double* x, const double* y, std::int64_t n);
+
 /// y ← a x + b y over n elements; x is not read when a = 0, y is not read when b = 0.
 void axpby(float a, const float* x, float b, float* y, std::int64_t n);
 void axpby(double a, const double* x, double b, double* y, std::int64_t n);
