@@ -44,6 +44,7 @@
 #include <cmath>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <tuple>
 #include <utility>
@@ -107,10 +108,14 @@ class Ascent {
     upload(ctx, eye_.buf.data(), eye.data(), eye.size());
   }
 
+  std::int64_t count() const noexcept { return count_; }
+
   /// Runs up to `max_iters` iterations from the given starts (host arrays of count n × n);
-  /// h_c receives the final points.
+  /// h_c receives the final points. Each call starts afresh (an Ascent is reused across batches).
   AscentResult<T> run(const T* h_a, const T* h_b, T* h_c, std::int64_t max_iters) {
     const std::size_t elems = std::size_t(n_ * n_ * count_);
+    trials_ = 0;
+    std::fill(gamma_.h.begin(), gamma_.h.end(), T(1));
     upload(ctx_, a_.buf.data(), h_a, elems);
     upload(ctx_, b_.buf.data(), h_b, elems);
     upload(ctx_, c_.buf.data(), h_c, elems);
@@ -533,33 +538,39 @@ AscentResult<U> ascend(Context& ctx, const HostBatch<U>& a, const HostBatch<U>& 
                                ? 1
                                : std::min(items_per_batch<U>(n, cpu),
                                           std::max<std::int64_t>(1, (total + shares - 1) / shares));
-  auto run = [&](Context& cx, std::int64_t first) {
+  // One Ascent (its ~30 n × n buffers) per thread, rebuilt only for a batch of another size.
+  auto run = [&](Context& cx, std::unique_ptr<Ascent<U>>& asc, std::int64_t first) {
     const std::int64_t cnt = std::min(per, total - first);
     HostBatch<U> ha(n, cnt), hb(n, cnt);
     for (std::int64_t k = 0; k < cnt; ++k) {
       std::copy_n(a.ptr(st.pair[std::size_t(first + k)]), nn, ha.ptr(k));
       std::copy_n(b.ptr(st.pair[std::size_t(first + k)]), nn, hb.ptr(k));
     }
-    Ascent<U> asc(cx, n, cnt, gtol, stall_rel);
-    auto r = asc.run(ha.v.data(), hb.v.data(), st.c.ptr(first), iters);
+    if (!asc || asc->count() != cnt) asc = std::make_unique<Ascent<U>>(cx, n, cnt, gtol, stall_rel);
+    auto r = asc->run(ha.v.data(), hb.v.data(), st.c.ptr(first), iters);
     std::copy(r.e2.begin(), r.e2.end(), out.e2.begin() + first);
     std::copy(r.iters.begin(), r.iters.end(), out.iters.begin() + first);
     std::copy(r.converged.begin(), r.converged.end(), out.converged.begin() + first);
   };
   const std::int64_t batches = (total + per - 1) / per;
   if (shares <= 1 || batches <= 1) {
-    for (std::int64_t q = 0; q < batches; ++q) run(ctx, q * per);
+    std::unique_ptr<Ascent<U>> asc;
+    for (std::int64_t q = 0; q < batches; ++q) run(ctx, asc, q * per);
   } else {
     std::exception_ptr error;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(int(shares))
-    for (std::int64_t q = 0; q < batches; ++q) {
-      try {
-        Context local(Device::cpu());
-        local.set_num_threads(1);
-        run(local, q * per);
-      } catch (...) {
+#pragma omp parallel num_threads(int(shares))
+    {
+      Context local(Device::cpu());
+      local.set_num_threads(1);
+      std::unique_ptr<Ascent<U>> asc;
+#pragma omp for schedule(dynamic, 1)
+      for (std::int64_t q = 0; q < batches; ++q) {
+        try {
+          run(local, asc, q * per);
+        } catch (...) {
 #pragma omp critical(dynx_procrustes_ascent_error)
-        if (!error) error = std::current_exception();
+          if (!error) error = std::current_exception();
+        }
       }
     }
     if (error) std::rethrow_exception(error);
