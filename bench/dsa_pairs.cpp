@@ -6,7 +6,7 @@
 // extrapolated.
 //
 //   dynx_bench_dsa --systems-dir DIR [--device cpu|cuda:0] [--threads N] [--allpairs-systems N]
-//                  [--pairs-per-rank N] [--out FILE]
+//                  [--pairs-per-rank N] [--out FILE]        (--allpairs-systems 0: per-pair only)
 //
 // Without the reference (a GPU machine has no Python packages): `--synthetic N` generates N
 // seeded systems here instead (x_{t+1} = A x_t + 0.1 e_t, 8 features, 500 steps, A a random
@@ -213,8 +213,10 @@ int main(int argc, char** argv) try {
   out["per_pair_angular"] = per_rank;
   save();
 
-  // All pairs of the first N systems: fit once, then angular (measured) and Wasserstein.
+  // All pairs of the first N systems: fit once, then angular (measured) and Wasserstein
+  // (`--allpairs-systems 0`: none).
   const std::size_t n = args.allpairs >= 0 ? std::size_t(args.allpairs) : data.size();
+  if (n < 2) manifest["all_pairs"] = nlohmann::json::array();
   std::vector<dynx::TrialSet<double>> systems;
   for (std::size_t i = 0; i < n; ++i) systems.push_back(system(i));
   nlohmann::json all = nlohmann::json::array();
@@ -256,6 +258,7 @@ int main(int argc, char** argv) try {
   }
   // One all-pairs entry (the reference's plan) keeps the object form compare_dsa.py reads.
   out["all_pairs"] = all.size() == 1 ? all[0] : all;
+  if (all.empty()) out.erase("all_pairs");
   save();
   std::cout << out.dump(1) << "\n";
   return 0;

@@ -5,7 +5,11 @@
 #   bench/results/<date>-dsa-vs-reference-<shortsha>.json   both raw results + machine + command
 #   bench/results/<date>-dsa-vs-reference-<shortsha>.md     per-pair times, ratios, score checks
 #
-# usage: bench/run_dsa_vs_reference.sh [--quick]
+# usage: bench/run_dsa_vs_reference.sh [--quick | --quality N]
+#   --quick       ranks 8-32, one pair each, and a short all-pairs estimate
+#   --quality N   scores only where they matter most: N pairs each at ranks 16 and 32 (2N systems),
+#                 no all-pairs; the table counts the pairs where dynx is above or below the
+#                 reference by more than 1e-3
 # environment: REF_PYTHON   python of an environment with dsa-metric (default /opt/dsa-ref/bin/python;
 #                           create it with: python3 -m venv /opt/dsa-ref && /opt/dsa-ref/bin/pip install dsa-metric)
 #              THREADS      threads for both (default 1: torch and OpenMP on a busy 2-core machine
@@ -20,7 +24,11 @@ threads=${THREADS:-1}
 device=${DEVICE:-cpu}
 build=${BUILD:-build-bench}
 quick=0
-[[ ${1:-} == --quick ]] && quick=1
+quality=0
+case ${1:-} in
+  --quick) quick=1 ;;
+  --quality) quality=${2:?--quality needs a number of pairs} ;;
+esac
 
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
@@ -41,6 +49,10 @@ dynx_args=(--systems-dir "$work/systems" --threads "$threads" --device "$device"
 if [[ $quick == 1 ]]; then
   ref_args+=(--ranks 8,16,32 --pairs-per-rank 1 --angular-pairs 2)
   dynx_args+=(--pairs-per-rank 1)
+elif [[ $quality -gt 0 ]]; then
+  ref_args=(--threads "$threads" --systems $((2 * quality)) --dump-systems "$work/systems"
+            --ranks 16,32 --pairs-per-rank "$quality" --skip-allpairs)
+  dynx_args+=(--pairs-per-rank "$quality" --allpairs-systems 0)
 fi
 echo "== reference (dsa-metric) =="
 "$ref_python" bench/reference/dsa_reference_bench.py "${ref_args[@]}" --out "$work/reference.json" > /dev/null
