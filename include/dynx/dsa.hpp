@@ -153,7 +153,7 @@ struct ProcrustesOptions {
   std::int64_t max_iters = 1000;
   /// Convergence: ‖Riemannian gradient‖ ≤ grad_tol · ‖Â − C B̂ Cᵀ‖ (relative, so that exactly
   /// conjugate pairs are driven to rounding), or ‖Â − C B̂ Cᵀ‖² (computed directly) falling by
-  /// less than 1e-8 of itself (1e-6 in float32) over 5 iterations, or no descent step left.
+  /// less than 1e-7 of itself (1e-6 in float32) over 5 iterations, or no descent step left.
   /// 0: 1e-7 (float64) or 3e-5 (float32).
   double grad_tol = 0;
   std::uint64_t seed = 0;  ///< random starts are seeded per pair from (seed, pair index)

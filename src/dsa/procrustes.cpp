@@ -488,10 +488,10 @@ HostBatch<T> make_starts(const HostBatch<T>& a, const HostBatch<T>& b, std::int6
 }
 
 /// The stall test's default relative decrease of e² over 5 steps (below: invisible in a score;
-/// 1e-8 rather than 1e-10 in float64 moved scores by < 3e-8 on 60 pairs at n = 32 and saved a
-/// tenth of the time).
+/// 1e-7 rather than 1e-10 in float64 moved scores by < 7e-8 on 60 pairs at n = 32 and saved an
+/// eighth of the time).
 template <class T>
-constexpr T kStallRel = std::is_same<T, float>::value ? T(1e-6) : T(1e-8);
+constexpr T kStallRel = std::is_same<T, float>::value ? T(1e-6) : T(1e-7);
 
 /// Operators from this size on are searched in float32 and polished in float64 (riemannian<double>).
 constexpr std::int64_t kMixedPrecisionMinN = 24;
