@@ -121,6 +121,56 @@ DYNX_API std::vector<DmdModel<T>> hankel_dmd_fit(Context& ctx,
                                                  const std::vector<HankelDmdOptions>& options);
 
 // ------------------------------------------------------------------------------------------------
+// Fit with inputs: SubspaceDMDc (spec §7.2), the InputDSA model x' = A x + B u, y = C x
+
+/// Options of subspace_dmdc_fit. Past and future windows are both `n_delays` long (p = f).
+struct SubspaceDmdcOptions {
+  std::int64_t n_delays = 1;  ///< p = f ≥ 1 (reference SubspaceDMDc and SubspaceDMDcConfig: 1)
+  /// State dimension n ≤ n_delays · outputs; none: the smallest n whose singular values of the
+  /// oblique projection hold `energy` of Σ σ² (the reference's rule).
+  std::optional<std::int64_t> rank;
+  double energy = 0.999;
+  /// Ridge λ of the final regression [A B] = X⁺Zᵀ(ZZᵀ + λI)⁻¹, Z = [X; U] (reference class
+  /// default 1e-8, SubspaceDMDcConfig 0).
+  double lambda = 1e-8;
+  /// Block-Hankel columns (time points) formed at once per system; memory is
+  /// O(chunk_rows · D_H + D_H²) with D_H = n_delays · (2 · inputs + 2 · outputs), however long the
+  /// recording. 0: automatic.
+  std::int64_t chunk_rows = 0;
+};
+
+/// A fitted SubspaceDMDc model, on the host, in the basis of the oblique projection's left
+/// singular vectors (defined up to column signs, so two fits of one system give (D A D, D B, C D)).
+template <class T>
+struct SubspaceDmdcModel {
+  std::int64_t rank = 0;     ///< n
+  std::int64_t inputs = 0;   ///< m
+  std::int64_t outputs = 0;  ///< p_out
+  std::vector<T> a;          ///< n × n, column-major
+  std::vector<T> b;          ///< n × m
+  std::vector<T> c;          ///< p_out × n
+  /// Singular values of the oblique projection O, descending (min(f·p_out, f·m + p·(m + p_out))
+  /// of them: O has no more nonzero ones).
+  std::vector<T> singular_values;
+  std::int64_t trials_used = 0, trials_total = 0;  ///< trials shorter than 2·n_delays + 1 skipped
+  std::int64_t columns = 0;           ///< T_tot = Σ (N_k − 2 n_delays) over the trials used
+  std::int64_t regression_pairs = 0;  ///< Σ (T_k − 1): (x_j, x_{j+1}) within trials
+  std::vector<std::string> warnings;
+};
+
+/// Fits one SubspaceDMDc model per system (spec §7.2, the reference's 'n4sid' backend) from its
+/// outputs `systems[i]` and inputs `inputs[i]` (the same trials and lengths). Long recordings
+/// are streamed: a QR of the block-Hankel data [U_f; U_p; Y_p; Y_f]ᵀ chunk by chunk gives the LQ
+/// factor L, the oblique projection O = L₃₂ L₂₂⁺ Z_p is never formed (its SVD is that of a small
+/// matrix in L), and a second pass regresses the states x_j = K z_p(j) within trials. Systems
+/// with the same outputs, inputs and n_delays share every batched call on the context's device.
+/// Throws InvalidArgument naming the system and the reason.
+template <class T>
+DYNX_API std::vector<SubspaceDmdcModel<T>> subspace_dmdc_fit(
+    Context& ctx, const std::vector<TrialSet<T>>& systems, const std::vector<TrialSet<T>>& inputs,
+    const SubspaceDmdcOptions& options = {});
+
+// ------------------------------------------------------------------------------------------------
 // Compare two operators (spec §4)
 
 /// The minimiser of ‖Â − C B̂ Cᵀ‖ over orthogonal C.

@@ -10,7 +10,9 @@
 #include <dynx/context.hpp>
 #include <dynx/linalg.hpp>
 
+#include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace dynx::dsa {
@@ -53,6 +55,24 @@ void download(Context& ctx, T* h_dst, const T* d_src, std::size_t n) {
   copy_bytes(ctx, h_dst, Device::cpu(), d_src, ctx.device(), n * sizeof(T));
   ctx.synchronize();
 }
+/// Throws InvalidArgument naming `who` and the trial, time step and feature of the first NaN or
+/// Inf of a TrialSet on the host (data on a device is caught by the factorisations instead).
+template <class Set>
+void check_finite_trials(const Set& s, const std::string& who) {
+  if (!s.device.is_cpu()) return;
+  std::int64_t t0 = 0;
+  for (std::size_t k = 0; k < s.lengths.size(); ++k) {
+    for (std::int64_t t = 0; t < s.lengths[k]; ++t)
+      for (std::int64_t f = 0; f < s.n_features; ++f) {
+        const auto v = s.data[(t0 + t) * s.n_features + f];
+        DYNX_EXPECTS(std::isfinite(v), fmt::format("{}: non-finite value {} at trial {}, time "
+                                                   "step {}, feature {}",
+                                                   who, double(v), k, t, f));
+      }
+    t0 += s.lengths[k];
+  }
+}
+
 template <class T>
 Buffer<T> to_ctx(Context& ctx, const std::vector<T>& h) {
   Buffer<T> b(h.size(), ctx.device());

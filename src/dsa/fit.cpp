@@ -47,20 +47,7 @@ void validate_system(const TrialSet<T>& s, const HankelDmdOptions& o, std::size_
                              "delay_interval={} (at least {} needed)",
                              who, k, s.lengths[k], o.n_delays, o.delay_interval, span + 1));
   }
-  if (s.device.is_cpu()) {
-    const T* p = s.data;
-    std::int64_t t0 = 0;
-    for (std::size_t k = 0; k < s.lengths.size(); ++k) {
-      for (std::int64_t t = 0; t < s.lengths[k]; ++t)
-        for (std::int64_t f = 0; f < s.n_features; ++f) {
-          const T v = p[(t0 + t) * s.n_features + f];
-          DYNX_EXPECTS(std::isfinite(v), fmt::format("{}: non-finite value {} at trial {}, time "
-                                                     "step {}, feature {}",
-                                                     who, double(v), k, t, f));
-        }
-      t0 += s.lengths[k];
-    }
-  }
+  dsa::check_finite_trials(s, who);
 }
 
 /// Small dense host helpers (double), on a CPU context.
