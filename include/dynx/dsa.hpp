@@ -329,6 +329,56 @@ DYNX_API DsaResult dsa_cross(Context& ctx, const std::vector<TrialSet<T>>& x,
                              const std::vector<TrialSet<T>>& y, const DsaOptions& options = {});
 
 // ------------------------------------------------------------------------------------------------
+// Compare driven systems (spec §7.4)
+
+/// The controllability-type matrix of a driven system (A, B) that the joint comparison aligns.
+enum class ControllabilityMatrix {
+  /// [B, AB, AᵀB, A²B, (Aᵀ)²B, …, A^{n−1}B, (Aᵀ)^{n−1}B], n × m(2n − 1): the reference's code
+  /// (default, so that its numbers can be reproduced).
+  reference,
+  /// [B, AB, …, A^{h−1}B], n × m·h with h = `horizon` (0: n): the InputDSA paper's K.
+  powers,
+};
+
+struct ControllabilityOptions {
+  DsaScore score = DsaScore::euclidean;  ///< euclidean or angular (reference default euclidean)
+  ControllabilityMatrix matrix = ControllabilityMatrix::reference;
+  std::int64_t horizon = 0;  ///< blocks of `powers` (0: n)
+  /// Report the reference's joint value ‖K_x − C K_y‖ (angular: the angle between K_x and C K_y)
+  /// with C fitted for ‖C K_x − K_y‖. It is not invariant to a rotation of either system's basis
+  /// (0 only for symmetric C); use it only to reproduce published numbers. Default: the
+  /// paper-consistent ‖C K_x − K_y‖ = min over orthogonal C. The components are consistent either
+  /// way.
+  bool reference_compat = false;
+};
+
+/// Joint InputDSA comparison of a batch of pairs of driven systems: pair k compares
+/// (a_x[k], b_x[k]) with (a_y[k], b_y[k]), n × n and n × m each, not normalised (the scores are
+/// scale dependent, as in the reference). C = argmin over orthogonal C of ‖C K_x − K_y‖, in closed
+/// form (the polar factor of K_y K_xᵀ). Outputs, on the host, `count` values each (any may be null):
+///   joint[k]   ‖C K_x − K_y‖ (euclidean) or the angle between C K_x and K_y (angular)
+///   state[k]   the same for C A_x Cᵀ against A_y   (the reference's state component)
+///   control[k] the same for C B_x against B_y      (the reference's control component)
+/// Angles are computed stably as 2·asin(‖X/‖X‖ − Y/‖Y‖‖ / 2). `c` (optional, n × n per pair, on
+/// the context's device) receives C. Views live on the context's device. Synchronous. Throws
+/// InvalidArgument for different state or input dimensions, NaN/Inf, or a zero matrix under the
+/// angular score.
+template <class T>
+DYNX_API void controllability_distance(Context& ctx, MatrixBatch<const T> a_x,
+                                       MatrixBatch<const T> b_x, MatrixBatch<const T> a_y,
+                                       MatrixBatch<const T> b_y, T* joint, T* state, T* control,
+                                       MatrixBatch<T> c = {},
+                                       const ControllabilityOptions& options = {});
+
+/// The input score of InputDSA (the reference's compare='control'): min over orthogonal Q of
+/// ‖B_x − Q B_y‖ (euclidean) or the angle between B_x and Q B_y (angular), Q the polar factor of
+/// B_x B_yᵀ. Symmetric and invariant to orthogonal changes of either state basis. Pair k compares
+/// b_x[k] with b_y[k] (n × m each, on the context's device); `out` on the host. Synchronous.
+template <class T>
+DYNX_API void input_distance(Context& ctx, MatrixBatch<const T> b_x, MatrixBatch<const T> b_y,
+                             T* out, DsaScore score = DsaScore::euclidean);
+
+// ------------------------------------------------------------------------------------------------
 // Geometric baselines (compare states, not dynamics)
 
 enum class GeometryMetric {
