@@ -378,6 +378,49 @@ template <class T>
 DYNX_API void input_distance(Context& ctx, MatrixBatch<const T> b_x, MatrixBatch<const T> b_y,
                              T* out, DsaScore score = DsaScore::euclidean);
 
+/// Options of the InputDSA entry points: three scores per pair of driven systems.
+struct InputDsaOptions {
+  SubspaceDmdcOptions fit;  ///< the same for every system (use the model overloads to vary)
+  /// The state score: DSA on the intrinsic operators A (spec §4): angular (dynx default),
+  /// euclidean or wasserstein (the reference's state comparison defaults to wasserstein).
+  DsaScore state_score = DsaScore::angular;
+  ProcrustesOptions procrustes;
+  WassersteinWeights wasserstein_weights = WassersteinWeights::uniform;
+  /// The input score (input_distance) and the joint score (controllability_distance): its
+  /// `score` (euclidean by default, as the reference), K and reference_compat.
+  ControllabilityOptions joint;
+  /// As in DsaOptions: progress of the state comparisons (the costly part), pairs per batched
+  /// call, and a cancel flag checked between batches.
+  std::function<void(std::int64_t, std::int64_t)> progress;
+  std::int64_t pairs_per_batch = 0;
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+/// The three InputDSA score matrices: intrinsic dynamics (A), input-driven (B) and joint.
+struct InputDsaResult {
+  DsaResult state, input, joint;
+  bool complete = true;
+};
+
+/// All pairs of fitted driven systems (spec §5 order and mirroring, each unordered pair once).
+/// The state score needs equal state dimensions for angular/euclidean (else InvalidArgument; use
+/// wasserstein), the input and joint scores equal state and input dimensions (else
+/// InvalidArgument naming the pair). Synchronous.
+template <class T>
+DYNX_API InputDsaResult input_dsa_pairwise(Context& ctx,
+                                           const std::vector<SubspaceDmdcModel<T>>& models,
+                                           const InputDsaOptions& options = {});
+/// Every (X_i, Y_j) pair.
+template <class T>
+DYNX_API InputDsaResult input_dsa_cross(Context& ctx, const std::vector<SubspaceDmdcModel<T>>& x,
+                                        const std::vector<SubspaceDmdcModel<T>>& y,
+                                        const InputDsaOptions& options = {});
+/// Fit (outputs `systems[i]` driven by `inputs[i]`), then compare all pairs.
+template <class T>
+DYNX_API InputDsaResult input_dsa_pairwise(Context& ctx, const std::vector<TrialSet<T>>& systems,
+                                           const std::vector<TrialSet<T>>& inputs,
+                                           const InputDsaOptions& options = {});
+
 // ------------------------------------------------------------------------------------------------
 // Geometric baselines (compare states, not dynamics)
 

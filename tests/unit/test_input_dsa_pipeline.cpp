@@ -1,0 +1,170 @@
+// InputDSA end to end (fit + three scores): the InputDSA paper's synthetic experiment in small
+// (four partially observed, mildly nonlinear, noisy systems {A₁, A₂} × {B₁, B₂}: the state score
+// groups them by A and the input score by B), invariance to a rotation of the observations, a
+// different input gain seen by the input score only, and the all-pairs layout.
+
+#include "common/reference.hpp"
+
+#include <dynx/dsa.hpp>
+#include <dynx/error.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace dynx::test {
+namespace {
+
+struct Driven {
+  DMat a, b, c;
+};
+
+DMat rotation_dynamics(std::int64_t n, double radius, double theta0, Rng& rng) {
+  const DMat q = random_orthonormal(n, n, rng);
+  DMat d(n, n);
+  for (std::int64_t i = 0; i + 1 < n; i += 2) {
+    const double th = theta0 + 0.35 * double(i), r = radius * (1.0 - 0.08 * double(i) / double(n));
+    d(i, i) = r * std::cos(th), d(i, i + 1) = -r * std::sin(th);
+    d(i + 1, i) = r * std::sin(th), d(i + 1, i + 1) = r * std::cos(th);
+  }
+  return matmul(matmul(q, d), transpose(q));
+}
+
+/// x' = (1 − ε)(A x + B u) + ε tanh(A x + B u) + w,  y = C x + v, white Gaussian inputs.
+struct Recording {
+  std::vector<std::int64_t> lengths;
+  std::vector<double> y, u;
+  std::int64_t py, m;
+  TrialSet<double> ys() const { return {y.data(), py, lengths, Device::cpu()}; }
+  TrialSet<double> us() const { return {u.data(), m, lengths, Device::cpu()}; }
+};
+
+Recording simulate(const Driven& s, std::int64_t trials, std::int64_t len, double eps, double noise,
+             std::uint64_t seed) {
+  Rng rng(seed);
+  std::normal_distribution<double> g;
+  const std::int64_t n = s.a.rows, m = s.b.cols, py = s.c.rows;
+  Recording r{std::vector<std::int64_t>(std::size_t(trials), len), {}, {}, py, m};
+  for (std::int64_t k = 0; k < trials; ++k) {
+    DMat x(n, 1);
+    for (std::int64_t t = 0; t < len; ++t) {
+      DMat u(m, 1);
+      for (auto& v : u.v) v = g(rng);
+      const DMat y = matmul(s.c, x);
+      for (std::int64_t i = 0; i < py; ++i) r.y.push_back(y(i, 0) + noise * g(rng));
+      r.u.insert(r.u.end(), u.v.begin(), u.v.end());
+      DMat z = matmul(s.a, x);
+      const DMat bu = matmul(s.b, u);
+      for (std::int64_t i = 0; i < n; ++i) {
+        const double v = z(i, 0) + bu(i, 0);
+        z(i, 0) = (1 - eps) * v + eps * std::tanh(v) + noise * g(rng);
+      }
+      x = z;
+    }
+  }
+  return r;
+}
+
+double at(const DsaResult& r, std::int64_t i, std::int64_t j) { return r.distance[std::size_t(i * r.cols + j)]; }
+
+TEST(InputDsa, PaperExperimentGroupsByAInTheStateScoreAndByBInTheInputScore) {
+  // 6 latent dimensions, 3 observed, 1 input; spectral radii 0.92 / 0.82, input gains 0.5 / 2.
+  Rng rng(2024);
+  const std::int64_t n = 6;
+  const DMat a1 = rotation_dynamics(n, 0.92, 0.3, rng), a2 = rotation_dynamics(n, 0.82, 0.9, rng);
+  DMat b1 = random_gaussian(n, 1, rng), b2 = random_gaussian(n, 1, rng);
+  const double n1 = frobenius(b1), n2 = frobenius(b2);
+  for (auto& v : b1.v) v *= 0.5 / n1;
+  for (auto& v : b2.v) v *= 2.0 / n2;
+  const DMat c = random_orthonormal(n, n, rng);  // observe 3 of its rows
+  DMat obs(3, n);
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t i = 0; i < 3; ++i) obs(i, j) = c(i, j);
+  // Systems in the order (A₁,B₁), (A₁,B₂), (A₂,B₁), (A₂,B₂).
+  std::vector<Recording> runs;
+  std::uint64_t seed = 100;
+  for (const DMat* a : {&a1, &a2})
+    for (const DMat* b : {&b1, &b2}) runs.push_back(simulate({*a, *b, obs}, 4, 500, 0.1, 0.01, seed++));
+  std::vector<TrialSet<double>> ys, us;
+  for (const auto& r : runs) ys.push_back(r.ys()), us.push_back(r.us());
+  Context ctx(Device::cpu());
+  InputDsaOptions o;
+  o.fit.n_delays = 6;
+  o.fit.rank = n;
+  const InputDsaResult res = input_dsa_pairwise<double>(ctx, ys, us, o);
+  ASSERT_TRUE(res.complete);
+  // State: same A (0–1, 2–3) closer than different A (0–2, 0–3, 1–2, 1–3).
+  const double same_a = std::max(at(res.state, 0, 1), at(res.state, 2, 3));
+  const double diff_a = std::min({at(res.state, 0, 2), at(res.state, 0, 3), at(res.state, 1, 2),
+                                  at(res.state, 1, 3)});
+  EXPECT_LT(same_a, 0.5 * diff_a) << same_a << " vs " << diff_a;
+  // Input: same B (0–2, 1–3) closer than different B (0–1, 2–3, 0–3, 1–2).
+  const double same_b = std::max(at(res.input, 0, 2), at(res.input, 1, 3));
+  const double diff_b = std::min({at(res.input, 0, 1), at(res.input, 2, 3), at(res.input, 0, 3),
+                                  at(res.input, 1, 2)});
+  EXPECT_LT(same_b, 0.5 * diff_b) << same_b << " vs " << diff_b;
+  // Layout: symmetric, zero diagonal, every pair computed.
+  for (const DsaResult* r : {&res.state, &res.input, &res.joint})
+    for (std::int64_t i = 0; i < 4; ++i) {
+      EXPECT_EQ(at(*r, i, i), 0.0);
+      for (std::int64_t j = 0; j < 4; ++j) {
+        EXPECT_EQ(at(*r, i, j), at(*r, j, i));
+        EXPECT_EQ(r->status[std::size_t(i * 4 + j)], PairStatus::ok);
+      }
+    }
+}
+
+TEST(InputDsa, RotatedObservationsScoreZeroAndAnInputGainOnlyMovesTheInputScore) {
+  Rng rng(77);
+  const std::int64_t n = 4;
+  const Driven s{rotation_dynamics(n, 0.9, 0.5, rng), random_gaussian(n, 1, rng),
+                 random_gaussian(3, n, rng)};
+  const Recording base = simulate(s, 3, 400, 0.0, 0.01, 5);
+  // The same recording seen through a rotation of the 3 outputs.
+  const DMat r = random_orthonormal(3, 3, rng);
+  Recording rotated = base;
+  for (std::size_t t = 0; t < base.y.size() / 3; ++t)
+    for (std::int64_t i = 0; i < 3; ++i) {
+      double v = 0;
+      for (std::int64_t k = 0; k < 3; ++k) v += r(i, k) * base.y[t * 3 + std::size_t(k)];
+      rotated.y[t * 3 + std::size_t(i)] = v;
+    }
+  // The same system with twice the input gain (same inputs and noise draws).
+  Driven gain = s;
+  for (auto& v : gain.b.v) v *= 2;
+  const Recording doubled = simulate(gain, 3, 400, 0.0, 0.01, 5);
+  Context ctx(Device::cpu());
+  InputDsaOptions o;
+  o.fit.n_delays = 4;
+  o.fit.rank = n;
+  const auto res = input_dsa_pairwise<double>(ctx, {base.ys(), rotated.ys(), doubled.ys()},
+                                              {base.us(), rotated.us(), doubled.us()}, o);
+  EXPECT_LT(at(res.state, 0, 1), 1e-6);
+  EXPECT_LT(at(res.input, 0, 1), 1e-6);
+  EXPECT_LT(at(res.joint, 0, 1), 1e-6);
+  // Twice the gain: the intrinsic dynamics match, the input operators do not.
+  EXPECT_LT(at(res.state, 0, 2), 0.05);
+  EXPECT_GT(at(res.input, 0, 2), 10 * at(res.state, 0, 2));
+}
+
+TEST(InputDsa, DifferentDimensionsAreAClearError) {
+  Rng rng(3);
+  SubspaceDmdcModel<double> a, b;
+  a.rank = 2, a.inputs = 1, a.outputs = 1, a.a = {0.5, 0, 0, 0.4}, a.b = {1, 0}, a.c = {1, 0};
+  b.rank = 3, b.inputs = 1, b.outputs = 1, b.a = std::vector<double>(9, 0.1), b.b = {1, 0, 0};
+  b.c = {1, 0, 0};
+  Context ctx(Device::cpu());
+  try {
+    input_dsa_pairwise<double>(ctx, std::vector<SubspaceDmdcModel<double>>{a, b});
+    ADD_FAILURE() << "no error";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("systems 1 and 0 differ in state dimension (3 and 2)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace dynx::test
