@@ -139,22 +139,26 @@ struct SubspaceDmdcOptions {
   std::int64_t chunk_rows = 0;
 };
 
-/// A fitted SubspaceDMDc model, on the host, in the basis of the oblique projection's left
-/// singular vectors (defined up to column signs, so two fits of one system give (D A D, D B, C D)).
+/// A fitted linear system with inputs, x' = A x + B u (and y = C x), on the host: what
+/// subspace_dmdc_fit and dmdc_fit return and the InputDSA comparisons read (A and B only).
+/// SubspaceDMDc: the basis of the oblique projection's left singular vectors (defined up to column
+/// signs, so two fits of one system give (D A D, D B, C D)). DMDc: the basis of the leading left
+/// singular vectors of the shifted delay-embedded data (C maps it back to the embedding).
 template <class T>
-struct SubspaceDmdcModel {
+struct ControlModel {
   std::int64_t rank = 0;     ///< n
-  std::int64_t inputs = 0;   ///< m
-  std::int64_t outputs = 0;  ///< p_out
+  std::int64_t inputs = 0;   ///< m (DMDc: inputs · n_control_delays)
+  std::int64_t outputs = 0;  ///< p_out (DMDc: the embedding dimension N · n_delays)
   std::vector<T> a;          ///< n × n, column-major
   std::vector<T> b;          ///< n × m
   std::vector<T> c;          ///< p_out × n
-  /// Singular values of the oblique projection O, descending (min(f·p_out, f·m + p·(m + p_out))
-  /// of them: O has no more nonzero ones).
+  /// SubspaceDMDc: singular values of the oblique projection O, descending
+  /// (min(f·p_out, f·m + p·(m + p_out)) of them: O has no more nonzero ones). DMDc: singular
+  /// values of the shifted data Y.
   std::vector<T> singular_values;
-  std::int64_t trials_used = 0, trials_total = 0;  ///< trials shorter than 2·n_delays + 1 skipped
-  std::int64_t columns = 0;           ///< T_tot = Σ (N_k − 2 n_delays) over the trials used
-  std::int64_t regression_pairs = 0;  ///< Σ (T_k − 1): (x_j, x_{j+1}) within trials
+  std::int64_t trials_used = 0, trials_total = 0;  ///< trials too short for the windows are skipped
+  std::int64_t columns = 0;           ///< SubspaceDMDc: T_tot = Σ (N_k − 2 n_delays); DMDc: Hankel rows
+  std::int64_t regression_pairs = 0;  ///< pairs within trials (SubspaceDMDc: Σ (T_k − 1))
   std::vector<std::string> warnings;
 };
 
@@ -166,9 +170,38 @@ struct SubspaceDmdcModel {
 /// with the same outputs, inputs and n_delays share every batched call on the context's device.
 /// Throws InvalidArgument naming the system and the reason.
 template <class T>
-DYNX_API std::vector<SubspaceDmdcModel<T>> subspace_dmdc_fit(
+DYNX_API std::vector<ControlModel<T>> subspace_dmdc_fit(
     Context& ctx, const std::vector<TrialSet<T>>& systems, const std::vector<TrialSet<T>>& inputs,
     const SubspaceDmdcOptions& options = {});
+
+/// Options of dmdc_fit (spec §7.3: the reference's DMDc class, joint-SVD formulation).
+struct DmdcOptions {
+  std::int64_t n_delays = 1;        ///< d lags of the state (reference default 1)
+  std::int64_t delay_interval = 1;  ///< τ
+  /// c ≤ d lags of the input, the newest aligned with the newest state lag (reference default 1:
+  /// u_t beside the state row that ends at t).
+  std::int64_t n_control_delays = 1;
+  std::optional<std::int64_t> rank_input;   ///< truncation of Ω = [X; U] (none: all)
+  std::optional<std::int64_t> rank_output;  ///< truncation of Y: the state dimension n (none: all)
+  double lambda = 1e-8;                     ///< Tikhonov inverse σ / (σ² + λ) (reference 1e-8)
+  std::int64_t steps_ahead = 1;             ///< s: regress the row s steps later
+  /// The reference forms (X, Y) on the rows of all trials concatenated, so each trial boundary
+  /// adds a spurious pair (last row of a trial → first row of the next). dynx pairs within
+  /// trials; true reproduces the reference.
+  bool reference_cross_trial_pairs = false;
+  std::int64_t chunk_rows = 0;  ///< rows formed at once per system (0: automatic)
+};
+
+/// Fits one DMDc model per system (Proctor et al. 2016, spec §7.3): Ω = [X; U] and Y = X shifted by
+/// s steps from the delay-embedded outputs and the (embedded) inputs, A_full = Y V_p S̃ U_p1ᵀ,
+/// B_full = Y V_p S̃ U_p2ᵀ, and the reduced A = U_rᵀ A_full U_r, B = U_rᵀ B_full in the leading left
+/// singular vectors U_r of Y (returned as C). Streamed: one QR of the rows [x_t, u_t, x_{t+s}]
+/// gives every factor. DMDc assumes full observation; for partially observed systems use
+/// subspace_dmdc_fit (the InputDSA default). Batched over systems like the other fits.
+template <class T>
+DYNX_API std::vector<ControlModel<T>> dmdc_fit(Context& ctx, const std::vector<TrialSet<T>>& systems,
+                                              const std::vector<TrialSet<T>>& inputs,
+                                              const DmdcOptions& options = {});
 
 // ------------------------------------------------------------------------------------------------
 // Compare two operators (spec §4)
@@ -408,12 +441,12 @@ struct InputDsaResult {
 /// InvalidArgument naming the pair). Synchronous.
 template <class T>
 DYNX_API InputDsaResult input_dsa_pairwise(Context& ctx,
-                                           const std::vector<SubspaceDmdcModel<T>>& models,
+                                           const std::vector<ControlModel<T>>& models,
                                            const InputDsaOptions& options = {});
 /// Every (X_i, Y_j) pair.
 template <class T>
-DYNX_API InputDsaResult input_dsa_cross(Context& ctx, const std::vector<SubspaceDmdcModel<T>>& x,
-                                        const std::vector<SubspaceDmdcModel<T>>& y,
+DYNX_API InputDsaResult input_dsa_cross(Context& ctx, const std::vector<ControlModel<T>>& x,
+                                        const std::vector<ControlModel<T>>& y,
                                         const InputDsaOptions& options = {});
 /// Fit (outputs `systems[i]` driven by `inputs[i]`), then compare all pairs.
 template <class T>

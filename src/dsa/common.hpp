@@ -73,6 +73,27 @@ void check_finite_trials(const Set& s, const std::string& who) {
   }
 }
 
+/// The outputs `y` and inputs `u` of one driven system: non-empty, the same trials and lengths,
+/// finite (on the host). Errors start with `who`.
+template <class Set>
+void check_driven_system(const Set& y, const Set& u, const std::string& who) {
+  for (const auto* s : {&y, &u}) {
+    const char* what = s == &y ? "outputs" : "inputs";
+    DYNX_EXPECTS(s->n_features >= 1, fmt::format("{}: {} need at least one feature", who, what));
+    DYNX_EXPECTS(!s->lengths.empty(), fmt::format("{}: no trials of {} (empty data)", who, what));
+    DYNX_EXPECTS(s->data != nullptr, fmt::format("{}: {} data is null", who, what));
+  }
+  DYNX_EXPECTS(u.lengths.size() == y.lengths.size(),
+               fmt::format("{}: {} trials of inputs for {} trials of outputs", who,
+                           u.lengths.size(), y.lengths.size()));
+  for (std::size_t k = 0; k < y.lengths.size(); ++k)
+    DYNX_EXPECTS(u.lengths[k] == y.lengths[k],
+                 fmt::format("{}, trial {}: {} time steps of inputs for {} of outputs", who, k,
+                             u.lengths[k], y.lengths[k]));
+  check_finite_trials(y, who + " (outputs)");
+  check_finite_trials(u, who + " (inputs)");
+}
+
 template <class T>
 Buffer<T> to_ctx(Context& ctx, const std::vector<T>& h) {
   Buffer<T> b(h.size(), ctx.device());

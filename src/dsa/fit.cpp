@@ -10,6 +10,7 @@
 // share every batched call (shorter systems get zero rows, which change neither R nor the sums).
 
 #include "dsa/common.hpp"
+#include "dsa/host.hpp"
 #include "dsa/rank.hpp"
 
 #include "core/log.hpp"
@@ -50,33 +51,6 @@ void validate_system(const TrialSet<T>& s, const HankelDmdOptions& o, std::size_
   dsa::check_finite_trials(s, who);
 }
 
-/// Small dense host helpers (double), on a CPU context.
-struct HostLinalg {
-  Context cpu{Device::cpu()};
-  /// X = A⁻¹ B for n × n A and n × m B (column-major).
-  std::vector<double> solve(std::int64_t n, std::int64_t m, std::vector<double> a,
-                            std::vector<double> b) {
-    std::vector<double> x(std::size_t(n * m));
-    solve_batched<double>(cpu, MatrixBatch<const double>(a.data(), n, n, 1),
-                          MatrixBatch<const double>(b.data(), n, m, 1),
-                          MatrixBatch<double>(x.data(), n, m, 1));
-    return x;
-  }
-  /// Eigen-decomposition of a symmetric n × n matrix, eigenvalues descending.
-  void eigh_desc(std::int64_t n, std::vector<double> a, std::vector<double>& w,
-                 std::vector<double>& v) {
-    std::vector<double> wa(static_cast<std::size_t>(n)), va(static_cast<std::size_t>(n * n));
-    eigh_batched<double>(cpu, MatrixBatch<const double>(a.data(), n, n, 1),
-                         VectorBatch<double>(wa.data(), n, 1), MatrixBatch<double>(va.data(), n, n, 1));
-    w.assign(std::size_t(n), 0);
-    v.assign(std::size_t(n * n), 0);
-    for (std::int64_t j = 0; j < n; ++j) {
-      w[std::size_t(j)] = wa[std::size_t(n - 1 - j)];
-      std::copy_n(va.data() + (n - 1 - j) * n, n, v.data() + j * n);
-    }
-  }
-};
-
 /// Leading r × r block of a column-major ld × ld matrix.
 std::vector<double> leading(const double* a, std::int64_t ld, std::int64_t r) {
   std::vector<double> out(std::size_t(r * r));
@@ -88,7 +62,7 @@ std::vector<double> leading(const double* a, std::int64_t ld, std::int64_t r) {
 /// Final small-matrix step of one system: rank rule and ridge (or reduced-rank) regression from
 /// the accumulated whitened cross products (k × k leading blocks of ld × ld matrices).
 template <class T>
-void finish_model(HostLinalg& la, const HankelDmdOptions& o, const double* xtx, const double* xty,
+void finish_model(dsa::HostLinalg& la, const HankelDmdOptions& o, const double* xtx, const double* xty,
                   std::int64_t ld, std::int64_t k, const std::vector<double>& sigma,
                   DmdModel<T>& model) {
   if (!o.reduced_rank) {
@@ -298,7 +272,7 @@ void fit_group(Context& ctx, const std::vector<TrialSet<T>>& systems,
   const auto h_xtx = dsa::to_host_vector(ctx, xtx.buf.data(), xtx.buf.size());
   const auto h_xty = dsa::to_host_vector(ctx, xty.buf.data(), xty.buf.size());
 
-  HostLinalg la;
+  dsa::HostLinalg la;
   for (std::size_t g = 0; g < members.size(); ++g) {
     std::vector<double> a(h_xtx.begin() + std::int64_t(g) * kmax * kmax,
                           h_xtx.begin() + std::int64_t(g + 1) * kmax * kmax);

@@ -16,7 +16,7 @@ namespace {
 using dsa::Pair;
 
 template <class T>
-std::vector<DmdModel<T>> state_models(const std::vector<SubspaceDmdcModel<T>>& ms, const char* side) {
+std::vector<DmdModel<T>> state_models(const std::vector<ControlModel<T>>& ms, const char* side) {
   std::vector<DmdModel<T>> out(ms.size());
   for (std::size_t i = 0; i < ms.size(); ++i) {
     const auto& m = ms[i];
@@ -31,8 +31,8 @@ std::vector<DmdModel<T>> state_models(const std::vector<SubspaceDmdcModel<T>>& m
 }
 
 template <class T>
-InputDsaResult compare(Context& ctx, const std::vector<SubspaceDmdcModel<T>>& x,
-                       const std::vector<SubspaceDmdcModel<T>>& y, bool self,
+InputDsaResult compare(Context& ctx, const std::vector<ControlModel<T>>& x,
+                       const std::vector<ControlModel<T>>& y, bool self,
                        const InputDsaOptions& o) {
   InputDsaResult res;
   DsaOptions so;
@@ -105,14 +105,14 @@ InputDsaResult compare(Context& ctx, const std::vector<SubspaceDmdcModel<T>>& x,
 }  // namespace
 
 template <class T>
-InputDsaResult input_dsa_pairwise(Context& ctx, const std::vector<SubspaceDmdcModel<T>>& models,
+InputDsaResult input_dsa_pairwise(Context& ctx, const std::vector<ControlModel<T>>& models,
                                   const InputDsaOptions& options) {
   return compare(ctx, models, models, true, options);
 }
 
 template <class T>
-InputDsaResult input_dsa_cross(Context& ctx, const std::vector<SubspaceDmdcModel<T>>& x,
-                               const std::vector<SubspaceDmdcModel<T>>& y,
+InputDsaResult input_dsa_cross(Context& ctx, const std::vector<ControlModel<T>>& x,
+                               const std::vector<ControlModel<T>>& y,
                                const InputDsaOptions& options) {
   return compare(ctx, x, y, false, options);
 }
@@ -126,10 +126,10 @@ InputDsaResult input_dsa_pairwise(Context& ctx, const std::vector<TrialSet<T>>& 
 
 #define DYNX_INSTANTIATE(T)                                                                     \
   template DYNX_API InputDsaResult input_dsa_pairwise<T>(                                       \
-      Context&, const std::vector<SubspaceDmdcModel<T>>&, const InputDsaOptions&);              \
+      Context&, const std::vector<ControlModel<T>>&, const InputDsaOptions&);              \
   template DYNX_API InputDsaResult input_dsa_cross<T>(                                          \
-      Context&, const std::vector<SubspaceDmdcModel<T>>&,                                       \
-      const std::vector<SubspaceDmdcModel<T>>&, const InputDsaOptions&);                        \
+      Context&, const std::vector<ControlModel<T>>&,                                       \
+      const std::vector<ControlModel<T>>&, const InputDsaOptions&);                        \
   template DYNX_API InputDsaResult input_dsa_pairwise<T>(                                       \
       Context&, const std::vector<TrialSet<T>>&, const std::vector<TrialSet<T>>&,               \
       const InputDsaOptions&);

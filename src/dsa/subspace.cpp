@@ -12,6 +12,7 @@
 // ever held; everything after pass 1 is D_H × D_H or smaller and done on the host in double.
 
 #include "dsa/common.hpp"
+#include "dsa/host.hpp"
 
 #include "core/log.hpp"
 
@@ -39,68 +40,13 @@ void validate(const TrialSet<T>& y, const TrialSet<T>& u, const SubspaceDmdcOpti
   DYNX_EXPECTS(std::isfinite(o.lambda) && o.lambda >= 0,
                "subspace_dmdc_fit: lambda must be finite and >= 0");
   DYNX_EXPECTS(o.chunk_rows >= 0, "subspace_dmdc_fit: chunk_rows must be >= 0");
-  for (const auto* s : {&y, &u}) {
-    const char* what = s == &y ? "outputs" : "inputs";
-    DYNX_EXPECTS(s->n_features >= 1, fmt::format("{}: {} need at least one feature", who, what));
-    DYNX_EXPECTS(!s->lengths.empty(), fmt::format("{}: no trials of {} (empty data)", who, what));
-    DYNX_EXPECTS(s->data != nullptr, fmt::format("{}: {} data is null", who, what));
-  }
-  DYNX_EXPECTS(u.lengths.size() == y.lengths.size(),
-               fmt::format("{}: {} trials of inputs for {} trials of outputs", who,
-                           u.lengths.size(), y.lengths.size()));
-  for (std::size_t k = 0; k < y.lengths.size(); ++k)
-    DYNX_EXPECTS(u.lengths[k] == y.lengths[k],
-                 fmt::format("{}, trial {}: {} time steps of inputs for {} of outputs", who, k,
-                             u.lengths[k], y.lengths[k]));
-  dsa::check_finite_trials(y, who + " (outputs)");
-  dsa::check_finite_trials(u, who + " (inputs)");
-}
-
-/// Dense double helpers on a CPU context (column-major).
-struct Host {
-  Context cpu{Device::cpu()};
-  /// C = op(A) op(B), A m × k after op.
-  std::vector<double> mul(Op ta, Op tb, std::int64_t m, std::int64_t n, std::int64_t k,
-                          const std::vector<double>& a, std::int64_t lda,
-                          const std::vector<double>& b, std::int64_t ldb) {
-    std::vector<double> c(std::size_t(m * n));
-    const std::int64_t ar = ta == Op::n ? m : k, ac = ta == Op::n ? k : m;
-    const std::int64_t br = tb == Op::n ? k : n, bc = tb == Op::n ? n : k;
-    gemm_batched<double>(cpu, ta, tb, 1.0, MatrixBatch<const double>(a.data(), ar, ac, lda, 0, 1),
-                         MatrixBatch<const double>(b.data(), br, bc, ldb, 0, 1), 0.0,
-                         MatrixBatch<double>(c.data(), m, n, 1));
-    return c;
-  }
-  /// Thin SVD of an m × n matrix: U (m × q), s (q), Vᵀ (q × n), q = min(m, n).
-  void svd(std::int64_t m, std::int64_t n, std::vector<double> a, std::vector<double>& u,
-           std::vector<double>& s, std::vector<double>& vt) {
-    const std::int64_t q = std::min(m, n);
-    u.assign(std::size_t(m * q), 0);
-    s.assign(std::size_t(q), 0);
-    vt.assign(std::size_t(q * n), 0);
-    BatchStatus st;
-    svd_batched<double>(cpu, MatrixBatch<const double>(a.data(), m, n, 1),
-                        VectorBatch<double>(s.data(), q, 1), MatrixBatch<double>(u.data(), m, q, 1),
-                        MatrixBatch<double>(vt.data(), q, n, 1), &st);
-    DYNX_EXPECTS(st.failed_indices().empty(),
-                 std::string("subspace_dmdc_fit: an SVD failed (") + to_string(st.at(0)) + ")");
-  }
-};
-
-/// Sub-block [r0, r0 + rows) × [c0, c0 + cols) of a column-major matrix with leading dimension ld.
-std::vector<double> block(const std::vector<double>& a, std::int64_t ld, std::int64_t r0,
-                          std::int64_t rows, std::int64_t c0, std::int64_t cols) {
-  std::vector<double> out(std::size_t(rows * cols));
-  for (std::int64_t j = 0; j < cols; ++j)
-    for (std::int64_t i = 0; i < rows; ++i)
-      out[std::size_t(j * rows + i)] = a[std::size_t((c0 + j) * ld + r0 + i)];
-  return out;
+  dsa::check_driven_system(y, u, who);
 }
 
 template <class T>
 void fit_group(Context& ctx, const std::vector<TrialSet<T>>& ys, const std::vector<TrialSet<T>>& us,
                const SubspaceDmdcOptions& o, const std::vector<std::size_t>& members,
-               std::vector<SubspaceDmdcModel<T>>& models) {
+               std::vector<ControlModel<T>>& models) {
   const std::int64_t py = ys[members[0]].n_features, m = us[members[0]].n_features;
   const std::int64_t p = o.n_delays, f = o.n_delays, count = std::int64_t(members.size());
   const std::int64_t dim_uf = f * m, dim_zp = p * (m + py), dim_yf = f * py;
@@ -217,7 +163,7 @@ void fit_group(Context& ctx, const std::vector<TrialSet<T>>& ys, const std::vect
   const auto h_r = dsa::to_host_vector(ctx, rfac.buf.data(), rfac.buf.size());
 
   // Host, per system: O's SVD through M, the rank, C and K = S_n^-½ U_nᵀ L₃₂ L₂₂⁺.
-  Host host;
+  dsa::HostLinalg host;
   std::vector<std::vector<double>> kmat(members.size());
   std::int64_t nmax = 0;
   for (std::size_t g = 0; g < members.size(); ++g) {
@@ -226,13 +172,13 @@ void fit_group(Context& ctx, const std::vector<TrialSet<T>>& ys, const std::vect
     std::vector<double> r(h_r.begin() + std::int64_t(g) * dim * dim,
                           h_r.begin() + std::int64_t(g + 1) * dim * dim);
     // L = Rᵀ: L₂₁ = (R₁₂)ᵀ, L₂₂ = (R₂₂)ᵀ, L₃₂ = (R₂₃)ᵀ.
-    const auto r12 = block(r, dim, 0, dim_uf, dim_uf, dim_zp);
-    const auto r22 = block(r, dim, dim_uf, dim_zp, dim_uf, dim_zp);
-    const auto r23 = block(r, dim, dim_uf, dim_zp, dim_uf + dim_zp, dim_yf);
+    const auto r12 = dsa::sub_block(r, dim, 0, dim_uf, dim_uf, dim_zp);
+    const auto r22 = dsa::sub_block(r, dim, dim_uf, dim_zp, dim_uf, dim_zp);
+    const auto r23 = dsa::sub_block(r, dim, dim_uf, dim_zp, dim_uf + dim_zp, dim_yf);
     // L₂₂⁺ = (R₂₂ᵀ)⁺ = V S⁺ Uᵀ of R₂₂ᵀ = U S Vᵀ ⇔ R₂₂ = V S Uᵀ; relative cutoff as the reference's
     // pinv (max dimension · machine epsilon of the data's precision).
     std::vector<double> u22, s22, vt22;
-    host.svd(dim_zp, dim_zp, r22, u22, s22, vt22);  // R₂₂ = u22 s22 vt22
+    host.svd(dim_zp, dim_zp, r22, u22, s22, vt22, who);  // R₂₂ = u22 s22 vt22
     DYNX_EXPECTS(s22[0] > 0, who + ": the past inputs and outputs are all zero");
     const double cut = double(dim_zp) * double(std::numeric_limits<T>::epsilon()) * s22[0];
     // pinv(L₂₂) = pinv(R₂₂ᵀ) = u22 diag(1/s) vt22 (transposing R₂₂⁺ = vt22ᵀ diag(1/s) u22ᵀ)
@@ -254,7 +200,7 @@ void fit_group(Context& ctx, const std::vector<TrialSet<T>>& ys, const std::vect
         l2[std::size_t((dim_uf + j) * dim_zp + i)] = r22[std::size_t(i * dim_zp + j)];
     const auto mm = host.mul(Op::n, Op::n, dim_yf, dim_uf + dim_zp, dim_zp, lp, dim_yf, l2, dim_zp);
     std::vector<double> uo, so, vto;
-    host.svd(dim_yf, dim_uf + dim_zp, mm, uo, so, vto);
+    host.svd(dim_yf, dim_uf + dim_zp, mm, uo, so, vto, who);
     md.singular_values.assign(so.begin(), so.end());
     const std::int64_t q = std::int64_t(so.size());
     double total = 0;
@@ -345,12 +291,8 @@ void fit_group(Context& ctx, const std::vector<TrialSet<T>>& ys, const std::vect
     for (std::int64_t j = 0; j < n; ++j)
       for (std::int64_t i = 0; i < k; ++i)
         pp[std::size_t(j * k + i)] = double(h_c[std::size_t(std::int64_t(g) * nz * nmax + j * nz + idx(i))]);
-    std::vector<double> w(std::size_t(k * n));
-    BatchStatus st;
-    solve_batched<double>(host.cpu, MatrixBatch<const double>(gg.data(), k, k, 1),
-                          MatrixBatch<const double>(pp.data(), k, n, 1),
-                          MatrixBatch<double>(w.data(), k, n, 1), &st);
-    DYNX_EXPECTS(st.failed_indices().empty(), fmt::format("{}: the regression for A and B is singular (constant inputs "
+    std::vector<double> w;
+    DYNX_EXPECTS(host.try_solve(k, n, std::move(gg), std::move(pp), w), fmt::format("{}: the regression for A and B is singular (constant inputs "
                                       "or states? try lambda > 0)",
                                       sys_name(members[g])));
     // W = (G + λI)⁻¹ P is k × n; [A B] = Wᵀ.
@@ -367,7 +309,7 @@ void fit_group(Context& ctx, const std::vector<TrialSet<T>>& ys, const std::vect
 }  // namespace
 
 template <class T>
-std::vector<SubspaceDmdcModel<T>> subspace_dmdc_fit(Context& ctx,
+std::vector<ControlModel<T>> subspace_dmdc_fit(Context& ctx,
                                                     const std::vector<TrialSet<T>>& systems,
                                                     const std::vector<TrialSet<T>>& inputs,
                                                     const SubspaceDmdcOptions& options) {
@@ -380,7 +322,7 @@ std::vector<SubspaceDmdcModel<T>> subspace_dmdc_fit(Context& ctx,
       DYNX_EXPECTS(s->device.is_cpu() || s->device == ctx.device(),
                    sys_name(i) + ": data must be on the host or on the context's device");
   }
-  std::vector<SubspaceDmdcModel<T>> models(systems.size());
+  std::vector<ControlModel<T>> models(systems.size());
   std::map<std::tuple<std::int64_t, std::int64_t>, std::vector<std::size_t>> groups;
   for (std::size_t i = 0; i < systems.size(); ++i)
     groups[{systems[i].n_features, inputs[i].n_features}].push_back(i);
@@ -389,7 +331,7 @@ std::vector<SubspaceDmdcModel<T>> subspace_dmdc_fit(Context& ctx,
 }
 
 #define DYNX_INSTANTIATE(T)                                                              \
-  template DYNX_API std::vector<SubspaceDmdcModel<T>> subspace_dmdc_fit<T>(              \
+  template DYNX_API std::vector<ControlModel<T>> subspace_dmdc_fit<T>(              \
       Context&, const std::vector<TrialSet<T>>&, const std::vector<TrialSet<T>>&,        \
       const SubspaceDmdcOptions&);
 DYNX_INSTANTIATE(float)

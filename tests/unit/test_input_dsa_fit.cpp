@@ -84,7 +84,7 @@ std::vector<DMat> markov(const DMat& a, const DMat& b, const DMat& c, int k_max)
   return out;
 }
 template <class T>
-std::vector<DMat> markov(const SubspaceDmdcModel<T>& md, int k_max) {
+std::vector<DMat> markov(const ControlModel<T>& md, int k_max) {
   return markov(as_dmat(md.a, md.rank, md.rank), as_dmat(md.b, md.rank, md.inputs),
                 as_dmat(md.c, md.outputs, md.rank), k_max);
 }

@@ -151,13 +151,13 @@ TEST(InputDsa, RotatedObservationsScoreZeroAndAnInputGainOnlyMovesTheInputScore)
 
 TEST(InputDsa, DifferentDimensionsAreAClearError) {
   Rng rng(3);
-  SubspaceDmdcModel<double> a, b;
+  ControlModel<double> a, b;
   a.rank = 2, a.inputs = 1, a.outputs = 1, a.a = {0.5, 0, 0, 0.4}, a.b = {1, 0}, a.c = {1, 0};
   b.rank = 3, b.inputs = 1, b.outputs = 1, b.a = std::vector<double>(9, 0.1), b.b = {1, 0, 0};
   b.c = {1, 0, 0};
   Context ctx(Device::cpu());
   try {
-    input_dsa_pairwise<double>(ctx, std::vector<SubspaceDmdcModel<double>>{a, b});
+    input_dsa_pairwise<double>(ctx, std::vector<ControlModel<double>>{a, b});
     ADD_FAILURE() << "no error";
   } catch (const InvalidArgument& e) {
     EXPECT_NE(std::string(e.what()).find("systems 1 and 0 differ in state dimension (3 and 2)"),

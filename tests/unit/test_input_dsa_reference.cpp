@@ -52,7 +52,7 @@ TrialSet<double> trials(const std::string& k) {
   return TrialSet<double>::equal_trials(a.data.data(), a.shape[0], a.shape[1], a.shape[2]);
 }
 
-std::vector<SubspaceDmdcModel<double>> fit_all() {
+std::vector<ControlModel<double>> fit_all() {
   Context ctx(Device::cpu());
   SubspaceDmdcOptions o;
   o.n_delays = 3;

@@ -19,6 +19,10 @@ Members, per system k (SubspaceDMDc(y_k, u_k, n_delays=3, rank=4, lamb=1e-8).fit
   markov{k}                        C_v A_v^j B_v for j = 0..5, shape (6, 3, 1) (basis-free)
   a{k}, b{k}, c{k}                 A_v (4, 4), B_v (4, 1), C_v (3, 4) in the reference's basis (the
                                    SVD gauge of its oblique projection), row-major
+DMDc (DMDc(y_k, u_k, n_delays=2, rank_output=4).fit(), float32 in the reference, pairs formed on
+the concatenated trials), for k = 0, 2:
+  dmdc_eig{k}_re, dmdc_eig{k}_im   eigenvalues of its A_v (4 × 4), sorted by (re, im)
+  dmdc_sv{k}                       singular values of its Y
 Per pair (i, j) in (0, 1), (0, 2), (1, 2), ControllabilitySimilarityTransformDist on
 (A_i, A_j, B_i, B_j):
   joint{i}{j}_euc_compat, state{i}{j}_euc, control{i}{j}_euc
@@ -95,6 +99,14 @@ def main():
         out[f"eig{k}_re"], out[f"eig{k}_im"] = ev.real[order], ev.imag[order]
         out[f"a{k}"], out[f"b{k}"], out[f"c{k}"] = av, bv, cv
         out[f"markov{k}"] = np.stack([cv @ np.linalg.matrix_power(av, j) @ bv for j in range(6)])
+    from DSA.dmdc import DMDc
+    for k, (y, u) in [(0, (y0, u0)), (2, (y2, u2))]:
+        model = DMDc(y, u, n_delays=2, rank_output=4)
+        model.fit()
+        ev = np.linalg.eigvals(np.asarray(model.A_v, dtype=np.float64))
+        order = np.lexsort((ev.imag, ev.real))
+        out[f"dmdc_eig{k}_re"], out[f"dmdc_eig{k}_im"] = ev.real[order], ev.imag[order]
+        out[f"dmdc_sv{k}"] = np.asarray(model.Sr, dtype=np.float64)
     for i, j in [(0, 1), (0, 2), (1, 2)]:
         (ai, bi), (aj, bj) = models[i], models[j]
         for score, tag in [("euclidean", "euc"), ("angular", "ang")]:
