@@ -519,6 +519,32 @@ struct ExampleSystem {
 ///    seen through another orthonormal map (nonlinear, same dynamics).
 DYNX_API std::vector<ExampleSystem> dsa_example_systems(std::uint64_t seed = 0);
 
+/// A built-in driven example system: outputs as in ExampleSystem plus the inputs that drove it.
+struct DrivenExampleSystem {
+  std::string name;
+  std::string description;
+  std::int64_t trials = 0, length = 0, outputs = 0, inputs = 0;
+  std::vector<double> y, u;  ///< (trials, length, outputs) and (trials, length, inputs), row-major
+  TrialSet<double> output_set() const {
+    return TrialSet<double>::equal_trials(y.data(), trials, length, outputs);
+  }
+  TrialSet<double> input_set() const {
+    return TrialSet<double>::equal_trials(u.data(), trials, length, inputs);
+  }
+};
+
+/// Driven example systems for InputDSA, the InputDSA paper's 2 × 2 design in small
+/// (deterministic for a seed): 6 latent dimensions of which 3 are observed, one white-noise
+/// input, a mild tanh nonlinearity, noise 0.01; intrinsic dynamics A₁ (spectral radius 0.92) or
+/// A₂ (0.82), input operators B₁ (gain 0.5) or B₂ (gain 2, another direction):
+///  * `A1-B1`, `A1-B2`, `A2-B1`, `A2-B2`;
+///  * `A1-B1-rotated`: an independent run of `A1-B1` seen through a rotation of its outputs.
+/// The state score groups them by A, the input score by B.
+DYNX_API std::vector<DrivenExampleSystem> input_dsa_example_systems(std::uint64_t seed = 0);
+
+/// The InputDSA settings used with the driven example systems.
+DYNX_API InputDsaOptions input_dsa_example_options();
+
 /// The DSA settings used with the example systems (delays and rank suited to them).
 DYNX_API DsaOptions dsa_example_options();
 

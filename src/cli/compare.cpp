@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <unistd.h>
 
@@ -59,6 +60,21 @@ const char* const kCompareUsage =
     "  --size-mismatch error|wasserstein|zero-pad   operators of different sizes (default error)\n"
     "  --wasserstein-weights uniform|pad-zeros   (default uniform)\n"
     "  --pca-dim P                   Procrustes baseline: principal components kept (default min N)\n"
+    "InputDSA (systems driven by inputs; spec 7):\n"
+    "  --inputs DATA                 the inputs of the DATA systems, in the same order and trials\n"
+    "                                (repeatable); compares intrinsic (A), input (B) and joint scores\n"
+    "  --y-inputs DATA               the inputs of the --y systems\n"
+    "  --input-dsa                   InputDSA on the built-in driven examples when no DATA is given\n"
+    "  --model subspace|dmdc         (default subspace: SubspaceDMDc, for partial observation)\n"
+    "  --n-delays/--rank/--lambda    as above, for the InputDSA fit (--energy P (0.999): the rank\n"
+    "                                rule of SubspaceDMDc without --rank)\n"
+    "  --joint-score euclidean|angular   input and joint scores (default euclidean, as the reference);\n"
+    "                                the state score is --score (default angular)\n"
+    "  --controllability reference|powers  K = [B, AB, AtB, ...] (reference) or [B, AB, ...] (paper)\n"
+    "  --horizon H                   blocks of the powers K (default n)\n"
+    "  --reference-compat            the reference's joint value ||K_x - C K_y|| (not rotation\n"
+    "                                invariant; to reproduce published numbers)\n"
+    "  InputDSA writes state, input and joint .npy/.csv (no distances.*).\n"
     "run:\n"
     "  --device cpu|cuda[:N]  --threads N  --dtype f64|f32 (default f64)\n"
     "  --pairs-per-batch N           pairs optimised together (default 64 on CPU, 4096 on CUDA);\n"
@@ -112,6 +128,12 @@ struct Options {
   std::uint64_t example_seed = 0;
   bool quiet = false;
   std::vector<std::string> argv;
+  // InputDSA
+  bool input_dsa = false;
+  std::vector<std::string> u_paths, yu_paths;
+  bool dmdc = false;
+  std::optional<double> energy;
+  ControllabilityOptions joint;
 };
 
 template <class E>
@@ -193,6 +215,23 @@ Options parse(const std::vector<std::string>& args) {
     } else if (a == "--out") o.out = value();
     else if (a == "--example-seed") o.example_seed = std::uint64_t(parse_int(a, value(), 0, kBig));
     else if (a == "--quiet") o.quiet = true;
+    else if (a == "--inputs") o.u_paths.push_back(value()), o.input_dsa = true;
+    else if (a == "--y-inputs") o.yu_paths.push_back(value()), o.input_dsa = true;
+    else if (a == "--input-dsa") o.input_dsa = true;
+    else if (a == "--model") {
+      const std::string v = value();
+      if (v != "subspace" && v != "dmdc") throw UsageError("--model expects subspace|dmdc, got '" + v + "'");
+      o.dmdc = v == "dmdc";
+    } else if (a == "--energy") o.energy = parse_double(a, value(), 1e-12, 1);
+    else if (a == "--joint-score")
+      o.joint.score = choose<DsaScore>(a, value(), {{"angular", DsaScore::angular},
+                                                    {"euclidean", DsaScore::euclidean}});
+    else if (a == "--controllability")
+      o.joint.matrix = choose<ControllabilityMatrix>(
+          a, value(), {{"reference", ControllabilityMatrix::reference},
+                       {"powers", ControllabilityMatrix::powers}});
+    else if (a == "--horizon") o.joint.horizon = parse_int(a, value(), 1, 1 << 20);
+    else if (a == "--reference-compat") o.joint.reference_compat = true;
     else if (a.size() > 1 && a[0] == '-') throw UsageError("unknown option " + a);
     else o.x_paths.push_back(a);
   }
@@ -201,6 +240,12 @@ Options parse(const std::vector<std::string>& args) {
                      "--optimal-rank");
   if (!o.y_paths.empty() && o.x_paths.empty())
     throw UsageError("--y needs DATA to compare with (the X side)");
+  if (o.input_dsa && !o.x_paths.empty() && o.u_paths.empty())
+    throw UsageError("InputDSA on DATA needs --inputs (the inputs that drove each system)");
+  if (!o.y_paths.empty() && o.input_dsa && o.yu_paths.empty())
+    throw UsageError("InputDSA with --y needs --y-inputs");
+  if (o.input_dsa && o.metric != "dsa")
+    throw UsageError("--metric " + o.metric + " compares states; it does not apply to InputDSA");
   if (!o.axes.empty()) {
     std::set<char> seen(o.axes.begin(), o.axes.end());
     const bool letters = std::all_of(o.axes.begin(), o.axes.end(),
@@ -537,8 +582,26 @@ json fit_json(const HankelDmdOptions& f) {
 }
 
 template <class T>
+json control_model_json(const ControlModel<T>& m) {
+  json j;
+  j["rank"] = m.rank;
+  j["inputs"] = m.inputs;
+  j["outputs"] = m.outputs;
+  j["trials_used"] = m.trials_used;
+  j["columns"] = m.columns;
+  j["regression_pairs"] = m.regression_pairs;
+  std::vector<double> sv(m.singular_values.begin(), m.singular_values.end());
+  if (sv.size() > 64) sv.resize(64);
+  j["singular_values_top64"] = sv;
+  j["warnings"] = m.warnings;
+  return j;
+}
+
+template <class T>
 int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
-        const std::vector<std::string>& descriptions, const DsaOptions& dsa_base) {
+        const std::vector<System>& xu, const std::vector<System>& yu,
+        const std::vector<std::string>& descriptions, const DsaOptions& dsa_base,
+        const InputDsaOptions& input_base) {
   const bool examples_run = o.x_paths.empty();
   const bool self = ys.empty();
   Context ctx(o.device);
@@ -573,8 +636,55 @@ int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
   double fit_seconds = 0;
   const bool want_dsa = o.metric == "dsa";
   const bool want_geometry = o.metric != "dsa" || o.baselines;
+  InputDsaOptions iopt = input_base;
 
-  if (want_dsa) {
+  if (o.input_dsa) {
+    std::vector<std::vector<T>> xustore, yustore;
+    const auto xusets = trial_sets<T>(xu, xustore);
+    const auto yusets = trial_sets<T>(yu, yustore);
+    auto fit = [&](const std::vector<TrialSet<T>>& y, const std::vector<TrialSet<T>>& u) {
+      if (!o.dmdc) return subspace_dmdc_fit<T>(ctx, y, u, iopt.fit);
+      DmdcOptions f;
+      f.n_delays = o.fit.n_delays;
+      f.delay_interval = o.fit.delay_interval;
+      f.rank_output = o.fit.rank;
+      f.lambda = o.fit.lambda;
+      f.steps_ahead = o.fit.steps_ahead;
+      return dmdc_fit<T>(ctx, y, u, f);
+    };
+    auto t0 = Clock::now();
+    const auto mx = fit(xsets, xusets);
+    const auto my = self ? std::vector<ControlModel<T>>{} : fit(ysets, yusets);
+    fit_seconds = seconds_since(t0);
+    std::vector<json> jx, jy;
+    auto collect = [&](const auto& ms, const std::vector<System>& ss, std::vector<json>& js) {
+      for (std::size_t i = 0; i < ms.size(); ++i) {
+        js.push_back(control_model_json(ms[i]));
+        for (const auto& w : ms[i].warnings) fit_warnings.push_back(ss[i].label + ": " + w);
+      }
+    };
+    collect(mx, xs, jx);
+    collect(my, ys, jy);
+    models_x = models_json(xs, jx);
+    models_y = self ? json() : models_json(ys, jy);
+    if (!o.quiet)
+      for (const auto& w : fit_warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    Progress progress("inputdsa", !o.quiet);
+    iopt.progress = [&](std::int64_t d, std::int64_t t) { progress(d, t); };
+    iopt.cancel = &g_interrupted;
+    t0 = Clock::now();
+    InputDsaResult r = self ? input_dsa_pairwise<T>(ctx, mx, iopt) : input_dsa_cross<T>(ctx, mx, my, iopt);
+    const double secs = seconds_since(t0);
+    progress.finish();
+    const char* js = score_name(iopt.joint.score);
+    const std::string ss = score_name(iopt.state_score);
+    metrics.push_back({"state", "InputDSA state: intrinsic dynamics A (" + ss + ")",
+                       iopt.state_score == DsaScore::angular ? "radians" : "", std::move(r.state), secs});
+    metrics.push_back({"input", std::string("InputDSA input: input operators B (") + js + ")",
+                       iopt.joint.score == DsaScore::angular ? "radians" : "", std::move(r.input), 0});
+    metrics.push_back({"joint", std::string("InputDSA joint: controllability (") + js + ")",
+                       iopt.joint.score == DsaScore::angular ? "radians" : "", std::move(r.joint), 0});
+  } else if (want_dsa) {
     check_fit_feasible(xs, dopt.fit);
     check_fit_feasible(ys, dopt.fit);
     auto t0 = Clock::now();
@@ -645,7 +755,7 @@ int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
   json jm = json::array();
   for (std::size_t k = 0; k < metrics.size(); ++k) {
     const Metric& m = metrics[k];
-    const std::string base = k == 0 ? "distances" : m.name;
+    const std::string base = k == 0 && !o.input_dsa ? "distances" : m.name;
     const std::vector<std::int64_t> shape{m.result.rows, m.result.cols};
     io::write_npy((dir / (base + ".npy")).string(), shape, m.result.distance.data());
     io::write_csv((dir / (base + ".csv")).string(), m.result.rows, m.result.cols,
@@ -727,6 +837,18 @@ int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
   settings["wasserstein_weights"] =
       dopt.wasserstein_weights == WassersteinWeights::uniform ? "uniform" : "pad-zeros";
   settings["pca_dim"] = o.pca_dim;
+  if (o.input_dsa)
+    settings["input_dsa"] = {
+        {"model", o.dmdc ? "dmdc" : "subspace"},
+        {"n_delays", iopt.fit.n_delays},
+        {"rank", iopt.fit.rank ? json(*iopt.fit.rank) : json(nullptr)},
+        {"energy", iopt.fit.energy},
+        {"lambda", iopt.fit.lambda},
+        {"state_score", score_name(iopt.state_score)},
+        {"joint_score", score_name(iopt.joint.score)},
+        {"controllability", iopt.joint.matrix == ControllabilityMatrix::reference ? "reference" : "powers"},
+        {"horizon", iopt.joint.horizon},
+        {"reference_compat", iopt.joint.reference_compat}};
   settings["pairs_per_batch"] = dopt.pairs_per_batch;
   r["settings"] = settings;
   r["fit_seconds"] = fit_seconds;
@@ -744,7 +866,13 @@ int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
   if (!o.quiet) {
     if (xs.size() <= 12 && (self ? xs.size() : ys.size()) <= 12)
       for (const auto& m : metrics) print_matrix(m, row_labels, col_labels);
-    if (examples_run && metrics.size() == 3 && !interrupted)
+    if (examples_run && o.input_dsa && !interrupted)
+      std::printf(
+          "\nHow to read this: the state score compares the intrinsic dynamics A only, so it\n"
+          "groups the systems by A (A1-* against A2-*) whatever drives them; the input score\n"
+          "compares the input operators B and groups them by B. `A1-B1-rotated` is `A1-B1` rerun\n"
+          "and seen through a rotation of its outputs: every score puts it next to `A1-B1`.\n");
+    if (examples_run && !o.input_dsa && metrics.size() == 3 && !interrupted)
       std::printf(
           "\nHow to read this: `spiral`, `spiral-sheared` and `spiral-rerun` share one dynamical\n"
           "system and DSA puts them close together, while the state-based baselines (Procrustes,\n"
@@ -753,8 +881,11 @@ int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
           "different system, and DSA says so. The two Van der Pol runs match each other.\n");
     std::printf("\n%s: fit %.3f s", interrupted ? "interrupted" : "done", fit_seconds);
     for (const auto& m : metrics) std::printf(", %s %.3f s", m.name.c_str(), m.seconds);
-    std::printf("\nwrote %s/{distances.npy,distances.csv,result.json,heatmap.svg}%s\n",
-                o.out.c_str(), metrics.size() > 1 ? " and one .npy/.csv per baseline" : "");
+    if (o.input_dsa)
+      std::printf("\nwrote %s/{state,input,joint}.{npy,csv}, result.json and heatmap.svg\n", o.out.c_str());
+    else
+      std::printf("\nwrote %s/{distances.npy,distances.csv,result.json,heatmap.svg}%s\n",
+                  o.out.c_str(), metrics.size() > 1 ? " and one .npy/.csv per baseline" : "");
   }
   if (interrupted) {
     std::fprintf(stderr, "dynx compare: interrupted; the finished pairs are saved in %s (pairs not "
@@ -770,20 +901,72 @@ int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
 int run_compare(const std::vector<std::string>& args) {
   const Options o = parse(args);
   std::vector<std::string> descriptions;
-  std::vector<System> xs, ys;
+  std::vector<System> xs, ys, xu, yu;
   DsaOptions d;
   Options opts = o;
-  if (o.x_paths.empty()) {
-    xs = examples(o.example_seed, descriptions);
-    const DsaOptions ex = dsa_example_options();
-    // The example settings, unless the command line sets the fit.
-    bool fit_given = false;
+  InputDsaOptions id;
+  auto fit_given = [&] {
     for (const auto& a : o.argv)
       if (a == "--n-delays" || a == "--delay-interval" || a == "--rank" || a == "--rank-thresh" ||
           a == "--rank-explained-variance" || a == "--optimal-rank" || a == "--steps-ahead" ||
-          a == "--lambda" || a == "--reduced-rank")
-        fit_given = true;
-    if (!fit_given) opts.fit = ex.fit;
+          a == "--lambda" || a == "--reduced-rank" || a == "--energy")
+        return true;
+    return false;
+  };
+  if (o.input_dsa) {
+    if (o.x_paths.empty()) {
+      for (auto& e : input_dsa_example_systems(o.example_seed)) {
+        System y, u;
+        y.label = u.label = e.name;
+        y.source = u.source = "built-in example";
+        y.features = e.outputs;
+        u.features = e.inputs;
+        y.lengths = u.lengths = std::vector<std::int64_t>(std::size_t(e.trials), e.length);
+        y.shape = {e.trials, e.length, e.outputs};
+        u.shape = {e.trials, e.length, e.inputs};
+        y.data = std::move(e.y);
+        u.data = std::move(e.u);
+        descriptions.push_back(e.description);
+        xs.push_back(std::move(y));
+        xu.push_back(std::move(u));
+      }
+      if (!fit_given()) {
+        const InputDsaOptions ex = input_dsa_example_options();
+        opts.fit.n_delays = ex.fit.n_delays;
+        opts.fit.rank = ex.fit.rank;
+      }
+    } else {
+      xs = load_all(o.x_paths, o);
+      ys = load_all(o.y_paths, o);
+      xu = load_all(o.u_paths, o);
+      yu = load_all(o.yu_paths, o);
+    }
+    auto match = [](const std::vector<System>& sys, const std::vector<System>& in, const char* what) {
+      if (in.size() != sys.size())
+        throw InvalidArgument(std::string(what) + ": " + std::to_string(in.size()) +
+                              " input arrays for " + std::to_string(sys.size()) + " systems (give one per system, in the same order)");
+      for (std::size_t i = 0; i < sys.size(); ++i)
+        if (in[i].lengths != sys[i].lengths)
+          throw InvalidArgument(std::string(what) + ": the inputs " + in[i].label + " (" +
+                                std::to_string(in[i].lengths.size()) + " trials) do not match the trials and lengths of " +
+                                sys[i].label + " (" + std::to_string(sys[i].lengths.size()) + " trials)");
+    };
+    match(xs, xu, "--inputs");
+    match(ys, yu, "--y-inputs");
+    id.fit.n_delays = opts.fit.n_delays;
+    id.fit.rank = opts.fit.rank;
+    if (o.energy) id.fit.energy = *o.energy;
+    id.fit.lambda = opts.fit.lambda;
+    id.state_score = opts.score;
+    id.procrustes = opts.procrustes;
+    id.wasserstein_weights = opts.weights;
+    id.joint = opts.joint;
+    id.pairs_per_batch = opts.pairs_per_batch;
+  } else if (o.x_paths.empty()) {
+    xs = examples(o.example_seed, descriptions);
+    const DsaOptions ex = dsa_example_options();
+    // The example settings, unless the command line sets the fit.
+    if (!fit_given()) opts.fit = ex.fit;
     if (!o.baselines_given) opts.baselines = true;
   } else {
     xs = load_all(o.x_paths, o);
@@ -801,8 +984,8 @@ int run_compare(const std::vector<std::string>& args) {
                           "give more data, or --y to compare against other systems");
   g_interrupted = false;
   std::signal(SIGINT, on_sigint);
-  return opts.f32 ? run<float>(opts, std::move(xs), std::move(ys), descriptions, d)
-                  : run<double>(opts, std::move(xs), std::move(ys), descriptions, d);
+  return opts.f32 ? run<float>(opts, std::move(xs), std::move(ys), xu, yu, descriptions, d, id)
+                  : run<double>(opts, std::move(xs), std::move(ys), xu, yu, descriptions, d, id);
 }
 
 }  // namespace dynx::cli

@@ -164,4 +164,114 @@ DsaOptions dsa_example_options() {
   return o;
 }
 
+// ------------------------------------------------------------------------------------------------
+// Driven systems for InputDSA
+
+namespace {
+
+constexpr std::int64_t kDrivenLatent = 6, kDrivenOutputs = 3, kDrivenTrials = 4, kDrivenLength = 400;
+
+/// Column-major n × n: Q · blockdiag(r_i R(θ_i)) · Qᵀ with Q from Gram–Schmidt of a Gaussian.
+std::vector<double> driven_dynamics(Rng& rng, double radius, double theta0) {
+  const std::int64_t n = kDrivenLatent;
+  std::vector<double> q(std::size_t(n * n)), d(std::size_t(n * n), 0.0), a(std::size_t(n * n), 0.0);
+  for (auto& v : q) v = rng();
+  for (std::int64_t j = 0; j < n; ++j) {
+    for (std::int64_t p = 0; p < j; ++p) {
+      double dot = 0;
+      for (std::int64_t i = 0; i < n; ++i) dot += q[std::size_t(j * n + i)] * q[std::size_t(p * n + i)];
+      for (std::int64_t i = 0; i < n; ++i) q[std::size_t(j * n + i)] -= dot * q[std::size_t(p * n + i)];
+    }
+    double nrm = 0;
+    for (std::int64_t i = 0; i < n; ++i) nrm += q[std::size_t(j * n + i)] * q[std::size_t(j * n + i)];
+    for (std::int64_t i = 0; i < n; ++i) q[std::size_t(j * n + i)] /= std::sqrt(nrm);
+  }
+  for (std::int64_t i = 0; i + 1 < n; i += 2) {
+    const double th = theta0 + 0.35 * double(i), r = radius * (1.0 - 0.08 * double(i) / double(n));
+    d[std::size_t(i * n + i)] = r * std::cos(th), d[std::size_t((i + 1) * n + i)] = -r * std::sin(th);
+    d[std::size_t(i * n + i + 1)] = r * std::sin(th), d[std::size_t((i + 1) * n + i + 1)] = r * std::cos(th);
+  }
+  for (std::int64_t i = 0; i < n; ++i)  // a = q d qᵀ
+    for (std::int64_t j = 0; j < n; ++j) {
+      double v = 0;
+      for (std::int64_t k = 0; k < n; ++k)
+        for (std::int64_t l = 0; l < n; ++l)
+          v += q[std::size_t(k * n + i)] * d[std::size_t(l * n + k)] * q[std::size_t(l * n + j)];
+      a[std::size_t(j * n + i)] = v;
+    }
+  return a;
+}
+
+/// x' = 0.9 (A x + b u) + 0.1 tanh(A x + b u) + 0.01 w, y = C x + 0.01 v, u white.
+DrivenExampleSystem simulate_driven(Rng& rng, const std::string& name, const std::string& what,
+                                    const std::vector<double>& a, const std::vector<double>& b,
+                                    const std::vector<double>& c) {
+  const std::int64_t n = kDrivenLatent, p = kDrivenOutputs;
+  DrivenExampleSystem s{name, what, kDrivenTrials, kDrivenLength, p, 1, {}, {}};
+  for (std::int64_t k = 0; k < kDrivenTrials; ++k) {
+    std::vector<double> x(static_cast<std::size_t>(n), 0.0), z(static_cast<std::size_t>(n));
+    for (std::int64_t t = 0; t < kDrivenLength; ++t) {
+      const double u = rng();
+      for (std::int64_t i = 0; i < p; ++i) {
+        double v = 0.01 * rng();
+        for (std::int64_t j = 0; j < n; ++j) v += c[std::size_t(j * p + i)] * x[std::size_t(j)];
+        s.y.push_back(v);
+      }
+      s.u.push_back(u);
+      for (std::int64_t i = 0; i < n; ++i) {
+        double v = b[std::size_t(i)] * u;
+        for (std::int64_t j = 0; j < n; ++j) v += a[std::size_t(j * n + i)] * x[std::size_t(j)];
+        z[std::size_t(i)] = 0.9 * v + 0.1 * std::tanh(v) + 0.01 * rng();
+      }
+      x = z;
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+std::vector<DrivenExampleSystem> input_dsa_example_systems(std::uint64_t seed) {
+  Rng rng(seed * 0x9e3779b97f4a7c15ULL + 0x1234567ULL);
+  const std::int64_t n = kDrivenLatent, p = kDrivenOutputs;
+  const auto a1 = driven_dynamics(rng, 0.92, 0.3), a2 = driven_dynamics(rng, 0.82, 0.9);
+  auto input_vector = [&](double gain) {
+    std::vector<double> b(static_cast<std::size_t>(n));
+    double nrm = 0;
+    for (auto& v : b) v = rng(), nrm += v * v;
+    for (auto& v : b) v *= gain / std::sqrt(nrm);
+    return b;
+  };
+  const auto b1 = input_vector(0.5), b2 = input_vector(2.0);
+  std::vector<double> c(std::size_t(p * n));  // 3 observed rows of a random rotation
+  {
+    std::vector<double> full = driven_dynamics(rng, 1.0, 0.0);  // an orthogonal-ish mix
+    for (std::int64_t j = 0; j < n; ++j)
+      for (std::int64_t i = 0; i < p; ++i) c[std::size_t(j * p + i)] = full[std::size_t(j * n + i)];
+  }
+  std::vector<DrivenExampleSystem> out;
+  out.push_back(simulate_driven(rng, "A1-B1", "intrinsic dynamics A1, input operator B1", a1, b1, c));
+  out.push_back(simulate_driven(rng, "A1-B2", "A1 driven through B2 (another direction, 4x the gain)", a1, b2, c));
+  out.push_back(simulate_driven(rng, "A2-B1", "intrinsic dynamics A2 (slower decay), input B1", a2, b1, c));
+  out.push_back(simulate_driven(rng, "A2-B2", "A2 driven through B2", a2, b2, c));
+  // An independent run of A1-B1 seen through a rotation of its three outputs.
+  DrivenExampleSystem rot = simulate_driven(rng, "A1-B1-rotated",
+                                            "A1-B1 rerun, its outputs seen through a rotation", a1, b1, c);
+  const double th = 0.7, cs = std::cos(th), sn = std::sin(th);
+  for (std::size_t t = 0; t < rot.y.size(); t += std::size_t(p)) {
+    const double y0 = rot.y[t], y1 = rot.y[t + 1];
+    rot.y[t] = cs * y0 - sn * y1;
+    rot.y[t + 1] = sn * y0 + cs * y1;
+  }
+  out.insert(out.begin() + 1, std::move(rot));
+  return out;
+}
+
+InputDsaOptions input_dsa_example_options() {
+  InputDsaOptions o;
+  o.fit.n_delays = 6;
+  o.fit.rank = kDrivenLatent;
+  return o;
+}
+
 }  // namespace dynx

@@ -298,6 +298,77 @@ TEST(CliExamples, DefaultRunWritesEveryOutput) {
   EXPECT_EQ(j["settings"]["fit"]["n_delays"], dynx::dsa_example_options().fit.n_delays);
 }
 
+TEST(CliInputDsa, ExamplesWriteThreeScoresThatMatchTheLibrary) {
+  TempDir out;
+  const Result r = dynx("--input-dsa --out " + out.path());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("InputDSA state"), std::string::npos);
+  for (const char* f : {"state.npy", "state.csv", "input.npy", "input.csv", "joint.npy", "joint.csv",
+                        "result.json", "heatmap.svg"})
+    EXPECT_TRUE(fs::exists(out / f)) << f;
+  EXPECT_FALSE(fs::exists(out / "distances.npy"));
+  std::vector<dynx::TrialSet<double>> ys, us;
+  const auto ex = dynx::input_dsa_example_systems(0);
+  for (const auto& e : ex) ys.push_back(e.output_set()), us.push_back(e.input_set());
+  dynx::Context ctx(dynx::Device::cpu());
+  const auto want = dynx::input_dsa_pairwise(ctx, ys, us, dynx::input_dsa_example_options());
+  EXPECT_EQ(dynx::io::read_npy(out / "state.npy").data, want.state.distance);
+  EXPECT_EQ(dynx::io::read_npy(out / "input.npy").data, want.input.distance);
+  EXPECT_EQ(dynx::io::read_npy(out / "joint.npy").data, want.joint.distance);
+  // The point of the examples: state groups by A, input by B (order A1-B1, A1-B1-rotated, A1-B2,
+  // A2-B1, A2-B2).
+  const auto st = dynx::io::read_npy(out / "state.npy").data;
+  const auto in = dynx::io::read_npy(out / "input.npy").data;
+  auto at = [](const std::vector<double>& m, int i, int j) { return m[std::size_t(i * 5 + j)]; };
+  EXPECT_LT(std::max(at(st, 0, 2), at(st, 3, 4)), 0.5 * std::min(at(st, 0, 3), at(st, 2, 4)));
+  EXPECT_LT(std::max(at(in, 0, 3), at(in, 2, 4)), 0.5 * std::min(at(in, 0, 2), at(in, 3, 4)));
+  const json j = read_json(out / "result.json");
+  EXPECT_EQ(j["settings"]["input_dsa"]["model"], "subspace");
+  EXPECT_EQ(j["results"].size(), 3u);
+  EXPECT_EQ(j["results"][1]["metric"], "input");
+  EXPECT_EQ(j["systems_x"][0]["rank"], 6);
+}
+
+TEST(CliInputDsa, FilesAndErrors) {
+  TempDir data, out;
+  const auto ex = dynx::input_dsa_example_systems(3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& e = ex[i];
+    dynx::io::write_npy(data / ("y" + std::to_string(i) + ".npy"), {e.trials, e.length, e.outputs}, e.y.data());
+    dynx::io::write_npy(data / ("u" + std::to_string(i) + ".npy"), {e.trials, e.length, e.inputs}, e.u.data());
+  }
+  const std::string ys = data / "y0.npy" + " " + data / "y1.npy" + " " + data / "y2.npy";
+  const std::string us = " --inputs " + data / "u0.npy" + " --inputs " + data / "u1.npy" +
+                         " --inputs " + data / "u2.npy";
+  Result r = dynx(ys + us + " --n-delays 5 --rank 6 --model dmdc --out " + out.path() + " --quiet");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(read_json(out / "result.json")["settings"]["input_dsa"]["model"], "dmdc");
+  r = dynx(ys + us + " --n-delays 5 --rank 6 --joint-score angular --reference-compat --out " +
+           out.path() + " --quiet");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::vector<dynx::TrialSet<double>> yset, uset;
+  for (std::size_t i = 0; i < 3; ++i) yset.push_back(ex[i].output_set()), uset.push_back(ex[i].input_set());
+  dynx::InputDsaOptions o;
+  o.fit.n_delays = 5;
+  o.fit.rank = 6;
+  o.joint.score = dynx::DsaScore::angular;
+  o.joint.reference_compat = true;
+  dynx::Context ctx(dynx::Device::cpu());
+  const auto want = dynx::input_dsa_pairwise(ctx, yset, uset, o);
+  EXPECT_EQ(dynx::io::read_npy(out / "joint.npy").data, want.joint.distance);
+  // Errors: no inputs for data (usage, 2); inputs that do not match (data, 1).
+  r = dynx(ys + " --input-dsa --out " + out.path());
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("needs --inputs"), std::string::npos) << r.out;
+  r = dynx(ys + " --inputs " + data / "u0.npy" + " --out " + out.path());
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("--inputs: 1 input arrays for 3 systems"), std::string::npos) << r.out;
+  r = dynx(data / "y0.npy" + " " + data / "y1.npy" + " --inputs " + data / "u0.npy" + " --inputs " +
+           data / "y1.npy" + " --rank 7 --n-delays 2 --out " + out.path());
+  EXPECT_EQ(r.rc, 1) << r.out;
+  EXPECT_NE(r.out.find("rank 7 is larger than n_delays · outputs = 6"), std::string::npos) << r.out;
+}
+
 TEST(CliExamples, HelpAndVersion) {
   Result r = dynx("--help");
   EXPECT_EQ(r.rc, 0);
