@@ -387,5 +387,46 @@ TEST_F(CudaDsa, PairwiseMatchesCpu) {
     EXPECT_NEAR(gw.distance[e], hw.distance[e], 1e-10) << "entry " << e;
 }
 
+TEST_F(CudaDsa, InputDsaMatchesCpu) {
+  // SubspaceDMDc and DMDc fits (hankel_rows with a negative delay interval for the chronological
+  // windows, the streamed QR) and the three InputDSA scores on both backends, on the built-in
+  // driven examples (5 systems, 3 outputs, 1 input).
+  std::vector<TrialSet<double>> ys, us;
+  const auto ex = input_dsa_example_systems(1);
+  for (const auto& e : ex) ys.push_back(e.output_set()), us.push_back(e.input_set());
+  const InputDsaOptions o = input_dsa_example_options();
+  SubspaceDmdcOptions small = o.fit;
+  small.chunk_rows = 97;  // several chunks of the TSQR
+  for (const auto& fo : {o.fit, small}) {
+    const auto h = subspace_dmdc_fit<double>(cpu(), ys, us, fo);
+    const auto g = subspace_dmdc_fit<double>(gpu(), ys, us, fo);
+    for (std::size_t k = 0; k < h.size(); ++k) {
+      ASSERT_EQ(g[k].rank, h[k].rank);
+      for (std::size_t i = 0; i < h[k].singular_values.size(); ++i)  // backward stable: 1e-11 relative
+        EXPECT_NEAR(g[k].singular_values[i], h[k].singular_values[i], 1e-11 * h[k].singular_values[0]);
+      // A up to the sign gauge of the SVD: its eigenvalues (1e-9: a non-normal 6 × 6 spectrum).
+      EXPECT_LT(max_matching_distance(operator_eigenvalues(g[k].a, g[k].rank),
+                                      operator_eigenvalues(h[k].a, h[k].rank)), 1e-9) << k;
+    }
+  }
+  DmdcOptions d;
+  d.n_delays = 3;
+  d.rank_output = 6;
+  const auto hd = dmdc_fit<double>(cpu(), ys, us, d);
+  const auto gd = dmdc_fit<double>(gpu(), ys, us, d);
+  for (std::size_t k = 0; k < hd.size(); ++k)
+    EXPECT_LT(max_matching_distance(operator_eigenvalues(gd[k].a, 6), operator_eigenvalues(hd[k].a, 6)), 1e-9) << k;
+  // The comparisons on the same (CPU-fitted) models: closed form (input, joint) to 1e-10; the
+  // state score through the Procrustes optimiser to 1e-6 as for DSA.
+  const auto models = subspace_dmdc_fit<double>(cpu(), ys, us, o.fit);
+  const auto hr = input_dsa_pairwise<double>(cpu(), models, o);
+  const auto gr = input_dsa_pairwise<double>(gpu(), models, o);
+  for (std::size_t e = 0; e < hr.state.distance.size(); ++e) {
+    EXPECT_NEAR(gr.state.distance[e], hr.state.distance[e], 1e-6) << e;
+    EXPECT_NEAR(gr.input.distance[e], hr.input.distance[e], 1e-10) << e;
+    EXPECT_NEAR(gr.joint.distance[e], hr.joint.distance[e], 1e-10) << e;
+  }
+}
+
 }  // namespace
 }  // namespace dynx::test

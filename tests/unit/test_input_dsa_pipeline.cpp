@@ -149,6 +149,42 @@ TEST(InputDsa, RotatedObservationsScoreZeroAndAnInputGainOnlyMovesTheInputScore)
   EXPECT_GT(at(res.input, 0, 2), 10 * at(res.state, 0, 2));
 }
 
+TEST(InputDsa, SurrogateInputsCorrelatedWithTheDriveKeepTheStructure) {
+  // Spec §7.5: the true inputs replaced by a noisy proxy (correlation ~0.9 with the drive) keep the
+  // grouping by A and by B; unrelated white noise as "inputs" loses the grouping by B.
+  auto ex = input_dsa_example_systems(0);  // A1-B1, A1-B1-rotated, A1-B2, A2-B1, A2-B2
+  Rng rng(99);
+  std::normal_distribution<double> g;
+  std::vector<std::vector<double>> proxy, unrelated;
+  for (const auto& e : ex) {
+    proxy.push_back(e.u);
+    for (auto& v : proxy.back()) v += 0.5 * g(rng);
+    unrelated.emplace_back(e.u.size());
+    for (auto& v : unrelated.back()) v = g(rng);
+  }
+  Context ctx(Device::cpu());
+  const InputDsaOptions o = input_dsa_example_options();
+  auto run = [&](const std::vector<std::vector<double>>& inputs) {
+    std::vector<TrialSet<double>> ys, us;
+    for (std::size_t i = 0; i < ex.size(); ++i) {
+      ys.push_back(ex[i].output_set());
+      us.push_back(TrialSet<double>::equal_trials(inputs[i].data(), ex[i].trials, ex[i].length, 1));
+    }
+    return input_dsa_pairwise<double>(ctx, ys, us, o);
+  };
+  const auto r = run(proxy);
+  const double same_a = std::max(at(r.state, 0, 2), at(r.state, 3, 4));
+  const double diff_a = std::min({at(r.state, 0, 3), at(r.state, 0, 4), at(r.state, 2, 3), at(r.state, 2, 4)});
+  EXPECT_LT(same_a, 0.5 * diff_a) << same_a << " vs " << diff_a;
+  const double same_b = std::max(at(r.input, 0, 3), at(r.input, 2, 4));
+  const double diff_b = std::min({at(r.input, 0, 2), at(r.input, 3, 4), at(r.input, 0, 4), at(r.input, 2, 3)});
+  EXPECT_LT(same_b, 0.5 * diff_b) << same_b << " vs " << diff_b;
+  const auto u = run(unrelated);
+  const double same_bu = std::max(at(u.input, 0, 3), at(u.input, 2, 4));
+  const double diff_bu = std::min({at(u.input, 0, 2), at(u.input, 3, 4), at(u.input, 0, 4), at(u.input, 2, 3)});
+  EXPECT_GT(same_bu, 0.5 * diff_bu) << same_bu << " vs " << diff_bu;
+}
+
 TEST(InputDsa, DifferentDimensionsAreAClearError) {
   Rng rng(3);
   ControlModel<double> a, b;
