@@ -598,6 +598,31 @@ json control_model_json(const ControlModel<T>& m) {
 }
 
 template <class T>
+json fitted_json(const DmdModel<T>& m) { return model_json(m); }
+template <class T>
+json fitted_json(const ControlModel<T>& m) { return control_model_json(m); }
+
+/// The JSON records of both sides' fitted models and their warnings (printed unless quiet).
+template <class M>
+void record_models(const std::vector<M>& mx, const std::vector<M>& my,
+                   const std::vector<System>& xs, const std::vector<System>& ys, bool self,
+                   bool quiet, json& models_x, json& models_y,
+                   std::vector<std::string>& fit_warnings) {
+  auto collect = [&](const std::vector<M>& ms, const std::vector<System>& ss) {
+    std::vector<json> js;
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+      js.push_back(fitted_json(ms[i]));
+      for (const auto& w : ms[i].warnings) fit_warnings.push_back(ss[i].label + ": " + w);
+    }
+    return js;
+  };
+  models_x = models_json(xs, collect(mx, xs));
+  models_y = self ? json() : models_json(ys, collect(my, ys));
+  if (!quiet)
+    for (const auto& w : fit_warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+}
+
+template <class T>
 int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
         const std::vector<System>& xu, const std::vector<System>& yu,
         const std::vector<std::string>& descriptions, const DsaOptions& dsa_base,
@@ -656,19 +681,7 @@ int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
     const auto mx = fit(xsets, xusets);
     const auto my = self ? std::vector<ControlModel<T>>{} : fit(ysets, yusets);
     fit_seconds = seconds_since(t0);
-    std::vector<json> jx, jy;
-    auto collect = [&](const auto& ms, const std::vector<System>& ss, std::vector<json>& js) {
-      for (std::size_t i = 0; i < ms.size(); ++i) {
-        js.push_back(control_model_json(ms[i]));
-        for (const auto& w : ms[i].warnings) fit_warnings.push_back(ss[i].label + ": " + w);
-      }
-    };
-    collect(mx, xs, jx);
-    collect(my, ys, jy);
-    models_x = models_json(xs, jx);
-    models_y = self ? json() : models_json(ys, jy);
-    if (!o.quiet)
-      for (const auto& w : fit_warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    record_models(mx, my, xs, ys, self, o.quiet, models_x, models_y, fit_warnings);
     Progress progress("inputdsa", !o.quiet);
     iopt.progress = [&](std::int64_t d, std::int64_t t) { progress(d, t); };
     iopt.cancel = &g_interrupted;
@@ -691,19 +704,7 @@ int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
     const auto mx = hankel_dmd_fit<T>(ctx, xsets, dopt.fit);
     const auto my = self ? std::vector<DmdModel<T>>{} : hankel_dmd_fit<T>(ctx, ysets, dopt.fit);
     fit_seconds = seconds_since(t0);
-    std::vector<json> jx, jy;
-    auto collect = [&](const auto& ms, const std::vector<System>& ss, std::vector<json>& js) {
-      for (std::size_t i = 0; i < ms.size(); ++i) {
-        js.push_back(model_json(ms[i]));
-        for (const auto& w : ms[i].warnings) fit_warnings.push_back(ss[i].label + ": " + w);
-      }
-    };
-    collect(mx, xs, jx);
-    collect(my, ys, jy);
-    models_x = models_json(xs, jx);
-    models_y = self ? json() : models_json(ys, jy);
-    if (!o.quiet)
-      for (const auto& w : fit_warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    record_models(mx, my, xs, ys, self, o.quiet, models_x, models_y, fit_warnings);
     Progress progress("dsa", !o.quiet);
     dopt.progress = [&](std::int64_t d, std::int64_t t) { progress(d, t); };
     Metric m;

@@ -12,7 +12,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dynx::dsa {
@@ -92,6 +94,32 @@ void check_driven_system(const Set& y, const Set& u, const std::string& who) {
                              u.lengths[k], y.lengths[k]));
   check_finite_trials(y, who + " (outputs)");
   check_finite_trials(u, who + " (inputs)");
+}
+
+/// The shared driver of the fits with inputs: checks that every system's outputs and inputs
+/// match (`check(i)` adds the fit's own checks) and are on the host or the context's device,
+/// then calls fit_group(members, models) once per group of systems with the same numbers of
+/// outputs and inputs (they share every batched call).
+template <class Model, class Set, class Check, class FitGroup>
+std::vector<Model> fit_driven(Context& ctx, const std::vector<Set>& systems,
+                              const std::vector<Set>& inputs, const char* op, Check check,
+                              FitGroup fit_group) {
+  DYNX_EXPECTS(inputs.size() == systems.size(),
+               fmt::format("{}: {} input sets for {} systems", op, inputs.size(), systems.size()));
+  for (std::size_t i = 0; i < systems.size(); ++i) {
+    const std::string who = fmt::format("{}: system {}", op, i);
+    check_driven_system(systems[i], inputs[i], who);
+    check(i);
+    for (const auto* s : {&systems[i], &inputs[i]})
+      DYNX_EXPECTS(s->device.is_cpu() || s->device == ctx.device(),
+                   who + ": data must be on the host or on the context's device");
+  }
+  std::vector<Model> models(systems.size());
+  std::map<std::pair<std::int64_t, std::int64_t>, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < systems.size(); ++i)
+    groups[{systems[i].n_features, inputs[i].n_features}].push_back(i);
+  for (const auto& [key, members] : groups) fit_group(members, models);
+  return models;
 }
 
 template <class T>

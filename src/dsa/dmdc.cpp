@@ -17,8 +17,6 @@
 #include <dynx/status.hpp>
 
 #include <algorithm>
-#include <map>
-#include <tuple>
 
 namespace dynx {
 namespace {
@@ -205,20 +203,11 @@ std::vector<ControlModel<T>> dmdc_fit(Context& ctx, const std::vector<TrialSet<T
                                       const std::vector<TrialSet<T>>& inputs,
                                       const DmdcOptions& options) {
   check_options(options);
-  DYNX_EXPECTS(inputs.size() == systems.size(),
-               fmt::format("dmdc_fit: {} input sets for {} systems", inputs.size(), systems.size()));
-  for (std::size_t i = 0; i < systems.size(); ++i) {
-    dsa::check_driven_system(systems[i], inputs[i], sys_name(i));
-    for (const auto* s : {&systems[i], &inputs[i]})
-      DYNX_EXPECTS(s->device.is_cpu() || s->device == ctx.device(),
-                   sys_name(i) + ": data must be on the host or on the context's device");
-  }
-  std::vector<ControlModel<T>> models(systems.size());
-  std::map<std::tuple<std::int64_t, std::int64_t>, std::vector<std::size_t>> groups;
-  for (std::size_t i = 0; i < systems.size(); ++i)
-    groups[{systems[i].n_features, inputs[i].n_features}].push_back(i);
-  for (const auto& [key, members] : groups) fit_group(ctx, systems, inputs, options, members, models);
-  return models;
+  return dsa::fit_driven<ControlModel<T>>(
+      ctx, systems, inputs, "dmdc_fit", [](std::size_t) {},
+      [&](const std::vector<std::size_t>& members, std::vector<ControlModel<T>>& models) {
+        fit_group(ctx, systems, inputs, options, members, models);
+      });
 }
 
 #define DYNX_INSTANTIATE(T)                                                                   \

@@ -22,25 +22,19 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
-#include <tuple>
 
 namespace dynx {
 namespace {
 
 std::string sys_name(std::size_t i) { return fmt::format("subspace_dmdc_fit: system {}", i); }
 
-template <class T>
-void validate(const TrialSet<T>& y, const TrialSet<T>& u, const SubspaceDmdcOptions& o,
-              std::size_t i) {
-  const std::string who = sys_name(i);
+void check_options(const SubspaceDmdcOptions& o) {
   DYNX_EXPECTS(o.n_delays >= 1, "subspace_dmdc_fit: n_delays must be >= 1");
   DYNX_EXPECTS(!o.rank || *o.rank >= 1, "subspace_dmdc_fit: rank must be >= 1");
   DYNX_EXPECTS(o.energy > 0 && o.energy <= 1, "subspace_dmdc_fit: energy must be in (0, 1]");
   DYNX_EXPECTS(std::isfinite(o.lambda) && o.lambda >= 0,
                "subspace_dmdc_fit: lambda must be finite and >= 0");
   DYNX_EXPECTS(o.chunk_rows >= 0, "subspace_dmdc_fit: chunk_rows must be >= 0");
-  dsa::check_driven_system(y, u, who);
 }
 
 template <class T>
@@ -313,21 +307,12 @@ std::vector<ControlModel<T>> subspace_dmdc_fit(Context& ctx,
                                                     const std::vector<TrialSet<T>>& systems,
                                                     const std::vector<TrialSet<T>>& inputs,
                                                     const SubspaceDmdcOptions& options) {
-  DYNX_EXPECTS(inputs.size() == systems.size(),
-               fmt::format("subspace_dmdc_fit: {} input sets for {} systems", inputs.size(),
-                           systems.size()));
-  for (std::size_t i = 0; i < systems.size(); ++i) {
-    validate(systems[i], inputs[i], options, i);
-    for (const auto* s : {&systems[i], &inputs[i]})
-      DYNX_EXPECTS(s->device.is_cpu() || s->device == ctx.device(),
-                   sys_name(i) + ": data must be on the host or on the context's device");
-  }
-  std::vector<ControlModel<T>> models(systems.size());
-  std::map<std::tuple<std::int64_t, std::int64_t>, std::vector<std::size_t>> groups;
-  for (std::size_t i = 0; i < systems.size(); ++i)
-    groups[{systems[i].n_features, inputs[i].n_features}].push_back(i);
-  for (const auto& [key, members] : groups) fit_group(ctx, systems, inputs, options, members, models);
-  return models;
+  check_options(options);
+  return dsa::fit_driven<ControlModel<T>>(
+      ctx, systems, inputs, "subspace_dmdc_fit", [](std::size_t) {},
+      [&](const std::vector<std::size_t>& members, std::vector<ControlModel<T>>& models) {
+        fit_group(ctx, systems, inputs, options, members, models);
+      });
 }
 
 #define DYNX_INSTANTIATE(T)                                                              \
