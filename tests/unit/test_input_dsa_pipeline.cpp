@@ -185,6 +185,29 @@ TEST(InputDsa, SurrogateInputsCorrelatedWithTheDriveKeepTheStructure) {
   EXPECT_GT(same_bu, 0.5 * diff_bu) << same_bu << " vs " << diff_bu;
 }
 
+TEST(InputDsa, CrossEqualsTheMatchingBlockOfAllPairs) {
+  const auto ex = input_dsa_example_systems(2);
+  std::vector<TrialSet<double>> ys, us;
+  for (const auto& e : ex) ys.push_back(e.output_set()), us.push_back(e.input_set());
+  Context ctx(Device::cpu());
+  const InputDsaOptions o = input_dsa_example_options();
+  const auto models = subspace_dmdc_fit<double>(ctx, ys, us, o.fit);
+  const auto all = input_dsa_pairwise<double>(ctx, models, o);
+  const std::vector<ControlModel<double>> x(models.begin(), models.begin() + 2), y(models.begin() + 2, models.end());
+  const auto cross = input_dsa_cross<double>(ctx, x, y, o);
+  ASSERT_EQ(cross.state.rows, 2);
+  ASSERT_EQ(cross.state.cols, 3);
+  for (std::int64_t i = 0; i < 2; ++i)
+    for (std::int64_t j = 0; j < 3; ++j) {
+      // all-pairs computes d(i, j) with the larger index first (then mirrors): the input and joint
+      // scores are symmetric to rounding, the state score to the optimiser's tolerance.
+      EXPECT_NEAR(at(cross.input, i, j), at(all.input, i, j + 2), 1e-12);
+      EXPECT_NEAR(at(cross.joint, i, j), at(all.joint, i, j + 2), 1e-10);
+      EXPECT_NEAR(at(cross.state, i, j), at(all.state, i, j + 2), 1e-6);
+      EXPECT_EQ(cross.input.status[std::size_t(i * 3 + j)], PairStatus::ok);
+    }
+}
+
 TEST(InputDsa, DifferentDimensionsAreAClearError) {
   Rng rng(3);
   ControlModel<double> a, b;
