@@ -42,7 +42,8 @@ InputDsaResult compare(Context& ctx, const std::vector<ControlModel<T>>& x,
   so.progress = o.progress;
   so.pairs_per_batch = o.pairs_per_batch;
   so.cancel = o.cancel;
-  const auto sx = state_models(x, "x"), sy = self ? sx : state_models(y, "y");
+  const auto sx = state_models(x, "x");
+  const auto sy = self ? std::vector<DmdModel<T>>{} : state_models(y, "y");  // self: y is x
   // Input and joint need equal dimensions across every pair: checked before any work.
   const auto pairs = dsa::pair_schedule(std::int64_t(x.size()), std::int64_t(y.size()), self);
   for (const Pair& p : pairs) {
