@@ -9,10 +9,12 @@
 #include <dynx/device.hpp>
 #include <dynx/dsa.hpp>
 #include <dynx/error.hpp>
+#include <dynx/goom.hpp>
 #include <dynx/io.hpp>
 #include <dynx/export.hpp>
 #include <dynx/linalg.hpp>
 #include <dynx/log.hpp>
+#include <dynx/lyapunov.hpp>
 #include <dynx/status.hpp>
 #include <dynx/types.hpp>
 #include <dynx/version.hpp>

@@ -133,4 +133,23 @@ DYNX_API void write_heatmap_panels_svg(const std::string& path,
                                        const std::vector<HeatmapPanel>& panels,
                                        const std::string& title);
 
+/// One line of a line plot: y values at the plot's x positions (NaN leaves a gap).
+struct LineSeries {
+  std::string label;
+  std::vector<double> y;
+};
+
+/// Writes a self-contained SVG line plot: every series against `x` (increasing), with axes, ticks,
+/// grid lines, a legend with each series' last value, `title` and axis labels, colours from the
+/// viridis colormap (one per series), and a marker with a hover tooltip per point up to 200 points
+/// per series. The y range covers the finite values. With `panel_per_series`, each series gets its
+/// own panel and y range, stacked top to bottom (for series of very different sizes, such as the
+/// exponents of a spectrum; y_label is then the series' label). Throws InvalidArgument for no
+/// series, an empty or non-increasing x, or a series whose length differs from x's; Error when
+/// the file cannot be written.
+DYNX_API void write_line_plot_svg(const std::string& path, const std::vector<double>& x,
+                                  const std::vector<LineSeries>& series, const std::string& title,
+                                  const std::string& x_label, const std::string& y_label,
+                                  bool panel_per_series = false);
+
 }  // namespace dynx::io

@@ -101,10 +101,6 @@ extern "C" void on_sigint(int) {
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the program at once
 }
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 // ------------------------------------------------------------------------------------------------
 // Options
 
@@ -427,54 +423,6 @@ void check_fit_feasible(const std::vector<System>& sys, const HankelDmdOptions& 
 }
 
 // ------------------------------------------------------------------------------------------------
-// Progress
-
-/// Prints "done/total pairs, rate, ETA" to stderr: in place on a terminal (at most 4 times a
-/// second), otherwise a line at most every 10 s; silent for runs that end within a second.
-class Progress {
- public:
-  Progress(std::string what, bool enabled) : what_(std::move(what)), enabled_(enabled) {}
-  void operator()(std::int64_t done, std::int64_t total) {
-    if (!enabled_) return;
-    const double t = seconds_since(start_);
-    if (t < 1.0 && done < total) return;
-    if (t - last_ < (tty_ ? 0.25 : 10.0) && done < total) return;
-    if (t < 1.0 && !shown_) return;  // finished within a second: nothing to show
-    last_ = t;
-    shown_ = true;
-    const double rate = double(done) / std::max(t, 1e-9);
-    const double eta = rate > 0 ? double(total - done) / rate : 0;
-    std::fprintf(stderr, "%s%s: %lld/%lld pairs (%.0f%%), %.1f pairs/s, elapsed %s, ETA %s%s",
-                 tty_ ? "\r" : "", what_.c_str(), (long long)done, (long long)total,
-                 100.0 * double(done) / double(std::max<std::int64_t>(total, 1)), rate,
-                 clock_text(t).c_str(), clock_text(eta).c_str(), tty_ ? "   " : "\n");
-    open_line_ = tty_;
-    std::fflush(stderr);
-  }
-  /// Ends the in-place line (after the last update or a cancelled run).
-  void finish() {
-    if (open_line_) std::fprintf(stderr, "\n");
-    open_line_ = false;
-  }
-
- private:
-  static std::string clock_text(double s) {
-    const long v = long(std::lround(s));
-    char b[32];
-    if (v >= 3600) std::snprintf(b, sizeof b, "%ldh%02ldm%02lds", v / 3600, v / 60 % 60, v % 60);
-    else if (v >= 60) std::snprintf(b, sizeof b, "%ldm%02lds", v / 60, v % 60);
-    else std::snprintf(b, sizeof b, "%lds", v);
-    return b;
-  }
-  std::string what_;
-  bool enabled_;
-  bool tty_ = isatty(STDERR_FILENO) != 0;
-  bool shown_ = false, open_line_ = false;
-  Clock::time_point start_ = Clock::now();
-  double last_ = -1e9;
-};
-
-// ------------------------------------------------------------------------------------------------
 // The run
 
 const char* score_name(DsaScore s) {
@@ -556,13 +504,6 @@ void print_matrix(const Metric& m, const std::vector<std::string>& rows,
       std::printf(" %9.4f", m.result.distance[std::size_t(i * m.result.cols + j)]);
     std::printf("\n");
   }
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  char b[32];
-  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return b;
 }
 
 json fit_json(const HankelDmdOptions& f) {
@@ -682,7 +623,7 @@ int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
     const auto my = self ? std::vector<ControlModel<T>>{} : fit(ysets, yusets);
     fit_seconds = seconds_since(t0);
     record_models(mx, my, xs, ys, self, o.quiet, models_x, models_y, fit_warnings);
-    Progress progress("inputdsa", !o.quiet);
+    Progress progress("inputdsa", "pairs", !o.quiet);
     iopt.progress = [&](std::int64_t d, std::int64_t t) { progress(d, t); };
     iopt.cancel = &g_interrupted;
     t0 = Clock::now();
@@ -705,7 +646,7 @@ int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
     const auto my = self ? std::vector<DmdModel<T>>{} : hankel_dmd_fit<T>(ctx, ysets, dopt.fit);
     fit_seconds = seconds_since(t0);
     record_models(mx, my, xs, ys, self, o.quiet, models_x, models_y, fit_warnings);
-    Progress progress("dsa", !o.quiet);
+    Progress progress("dsa", "pairs", !o.quiet);
     dopt.progress = [&](std::int64_t d, std::int64_t t) { progress(d, t); };
     Metric m;
     m.name = "dsa";
@@ -731,7 +672,7 @@ int run(const Options& o, std::vector<System> xs, std::vector<System> ys,
       g.metric = gm;
       g.pca_dim = o.pca_dim;
       g.cancel = &g_interrupted;
-      Progress progress(name, !o.quiet);
+      Progress progress(name, "pairs", !o.quiet);
       g.progress = [&](std::int64_t d, std::int64_t t) { progress(d, t); };
       Metric m;
       m.name = name;

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -24,6 +25,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  compare  Dynamical Similarity Analysis of systems in .npy/.npz/HDF5 files, or of built-in\n"
     "           example systems when no data is given (the default command; dynx compare --help)\n"
+    "  lyapunov Lyapunov spectrum of a built-in system (Lorenz-63, Rossler, Lorenz-96, Henon,\n"
+    "           tanh RNN) or of Jacobians from a .npy/HDF5 file (dynx lyapunov --help)\n"
     "  demo     run every batched primitive on random example matrices and report accuracy and\n"
     "           throughput (options: --device cpu|cuda:N, --n N, --count N, --dtype f32|f64)\n"
     "  info     print the build configuration and the usable devices\n"
@@ -272,6 +275,13 @@ std::int64_t parse_int(const std::string& flag, const std::string& value, std::i
   return v;
 }
 
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char b[32];
+  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return b;
+}
+
 double parse_double(const std::string& flag, const std::string& value, double lo, double hi) {
   char* end = nullptr;
   const double v = std::strtod(value.c_str(), &end);
@@ -286,18 +296,21 @@ double parse_double(const std::string& flag, const std::string& value, double lo
 int main(int argc, char** argv) {
   dynx::set_log_level(dynx::LogLevel::warn);
   std::vector<std::string> args(argv + 1, argv + argc);
-  // `compare` unless the first argument names another command or a global flag.
-  const bool other = !args.empty() && (args[0] == "demo" || args[0] == "info" ||
-                                       args[0] == "help" || args[0] == "-h" ||
-                                       args[0] == "--help" || args[0] == "--version");
-  const std::string command = other ? "" : "compare";
-  if (!other && !args.empty() && args[0] == "compare") args.erase(args.begin());
+  // `compare` unless the first argument names another command or a global flag; `compare` and
+  // `lyapunov` parse their own options (with --help and --log-level handled here).
+  const bool lyapunov = !args.empty() && args[0] == "lyapunov";
+  const bool other = !lyapunov && !args.empty() &&
+                     (args[0] == "demo" || args[0] == "info" || args[0] == "help" ||
+                      args[0] == "-h" || args[0] == "--help" || args[0] == "--version");
+  const std::string command = other ? "" : lyapunov ? "lyapunov" : "compare";
+  const char* const usage = lyapunov ? dynx::cli::kLyapunovUsage : dynx::cli::kCompareUsage;
+  if (!other && !args.empty() && args[0] == command) args.erase(args.begin());
   try {
     if (!other) {
       std::vector<std::string> rest;
       for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i] == "-h" || args[i] == "--help") {
-          std::printf("%s", dynx::cli::kCompareUsage);
+          std::printf("%s", usage);
           return dynx::cli::kExitOk;
         }
         if (args[i] == "--log-level") {
@@ -307,7 +320,7 @@ int main(int argc, char** argv) {
         }
         rest.push_back(args[i]);
       }
-      return dynx::cli::run_compare(rest);
+      return lyapunov ? dynx::cli::run_lyapunov(rest) : dynx::cli::run_compare(rest);
     }
     const Options o = parse(args);
     if (o.command == "help") {
@@ -319,7 +332,7 @@ int main(int argc, char** argv) {
     usage_error("unknown command '" + o.command + "'");
   } catch (const dynx::cli::UsageError& e) {
     std::fprintf(stderr, "dynx%s%s: %s\n\n%s", command.empty() ? "" : " ", command.c_str(),
-                 e.what(), other ? kUsage : dynx::cli::kCompareUsage);
+                 e.what(), other ? kUsage : usage);
     return dynx::cli::kExitUsage;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "dynx%s%s: %s\n", command.empty() ? "" : " ", command.c_str(), e.what());

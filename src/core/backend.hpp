@@ -4,6 +4,7 @@
 
 #include <dynx/batch.hpp>
 #include <dynx/context.hpp>
+#include <dynx/goom.hpp>
 #include <dynx/linalg.hpp>
 #include <dynx/types.hpp>
 
@@ -166,6 +167,86 @@ struct LbfgsArgs {
   const void* gamma;
 };
 
+// GOOM operations (include/dynx/goom.hpp). A GOOM matrix is a pair of views of the same shape:
+// `logmag` of `dtype` and `neg` of u8 (1 = negative). Checked by src/core/goom.cpp.
+
+/// to_real: real_k = ±exp(logmag + shift); otherwise (logmag, neg) = GOOM(real_k).
+struct GoomConvertArgs {
+  Dtype dtype;
+  std::int64_t m, n, count;
+  MatRef real, logmag, neg;
+  double shift;
+  bool to_real;
+};
+/// c = GOOM(exp(a) · exp(b)), a m × k, b k × n (a or b may have stride 0), two-sided scaling.
+/// info[k] = non_finite (outputs NaN) where an input holds NaN or +∞ logmag.
+struct LmmeArgs {
+  Dtype dtype;
+  std::int64_t m, n, k, count;
+  MatRef a, a_neg, b, b_neg, c, c_neg;
+  InnerPrecision precision;
+  std::int32_t* info;
+};
+/// Prefix products of `chains` chains of `steps` d × d factors (input matrix c·steps + t): real
+/// factors when in_neg is empty, GOOM factors otherwise. Output GOOM: chains·steps matrices
+/// (inclusive) or chains (reduce). `chunk` (≥ 1, resolved by core: a backend may use a larger
+/// one, never a smaller one when that would change results beyond rounding) is the number of
+/// factors per chunk. info[c] per chain.
+struct ProductScanArgs {
+  Dtype dtype;
+  std::int64_t d, steps, chains;
+  MatRef in, in_neg, out, out_neg;
+  ScanKind kind;
+  ScanFormat format;
+  InnerPrecision precision;
+  ProductOrder order;
+  std::int64_t chunk;  // 0: the backend chooses
+  std::int32_t* info;
+};
+/// x_t = A_t x_{t−1} + b_t per chain: a holds chains·steps d × d matrices, or d × 1 diagonals
+/// when `diagonal`; b and x chains·steps d × n; x0 chains d × n. info[c] per chain.
+struct AffineScanArgs {
+  Dtype dtype;
+  std::int64_t d, n, steps, chains;
+  bool diagonal;
+  MatRef a, b, x0, x;
+  std::int64_t chunk;  // 0: the backend chooses
+  std::int32_t* info;
+};
+
+/// Benettin sweeps (discrete QR, spec §5.2) over segments of one Jacobian sequence, for Lyapunov
+/// spectra. Segment s starts at Jacobian `first[s]` from Q = q0_s (d × k, orthonormal columns) or,
+/// when q0 is empty, from the first k columns of the identity; for each of its warmup[s] +
+/// length[s] Jacobians J: (Q, R) = qr(J Q) with R's diagonal made non-negative; ln R_ii of the
+/// last length[s] steps are summed into log_r[s·k + i] (double, overwritten). The final Q goes to
+/// q_out (d × k per segment) when not empty. `segment` holds 3·segments int64 on the device:
+/// first, warmup, length per segment. info[s] = non_finite where a Jacobian held NaN/Inf or Q
+/// lost rank (a zero R_ii); that segment's log_r is NaN.
+struct QrSweepArgs {
+  Dtype dtype;
+  std::int64_t d, k, segments;
+  MatRef jac;
+  const std::int64_t* segment;
+  MatRef q0, q_out;
+  double* log_r;
+  std::int32_t* info;
+};
+/// The reference's parallel spectrum with selective resetting (spec §5.4), one chain of `steps`
+/// Jacobians J_0 … J_{steps−1} (v_{t+1} = J_t v_t): the scheme is spelled out in
+/// src/cpu/lyapunov.cpp, which both backends follow. Output: log_r[t·d + i] = ln|R_t,ii| of the
+/// readout at every step t (double) and the number of resets.
+struct SelectiveResetArgs {
+  Dtype dtype;
+  std::int64_t d, steps;
+  MatRef jac;  // steps d × d
+  MatRef s0;   // one d × d: rows are the initial deviation vectors
+  double max_cos_sim;
+  std::int64_t n_above_max;
+  double* log_r;          // steps · d
+  std::int64_t* resets;   // one count
+  std::int32_t* info;     // one code
+};
+
 /// Per-context state a backend keeps (CUDA: stream and handles).
 class BackendState {
  public:
@@ -204,6 +285,14 @@ class Backend {
   virtual void axpby_batched(Context&, const AxpbyArgs&) = 0;
   virtual void adam_batched(Context&, const AdamArgs&) = 0;
   virtual void lbfgs_direction(Context&, const LbfgsArgs&) = 0;
+
+  // GOOMs, scans over matrix products and Lyapunov spectra (include/dynx/goom.hpp).
+  virtual void goom_convert(Context&, const GoomConvertArgs&) = 0;
+  virtual void log_matmul_exp(Context&, const LmmeArgs&) = 0;
+  virtual void product_scan(Context&, const ProductScanArgs&) = 0;
+  virtual void affine_scan(Context&, const AffineScanArgs&) = 0;
+  virtual void qr_sweep(Context&, const QrSweepArgs&) = 0;
+  virtual void selective_reset(Context&, const SelectiveResetArgs&) = 0;
 };
 
 /// The backend for a device kind. Throws Unsupported for CUDA in a build without it.

@@ -47,6 +47,12 @@ DYNX_CPU_OP(dot)
 DYNX_CPU_OP(axpby)
 DYNX_CPU_OP(adam)
 DYNX_CPU_OP(lbfgs)
+DYNX_CPU_OP(goom_convert)
+DYNX_CPU_OP(lmme)
+DYNX_CPU_OP(product_scan)
+DYNX_CPU_OP(affine_scan)
+DYNX_CPU_OP(qr_sweep)
+DYNX_CPU_OP(selective_reset)
 #undef DYNX_CPU_OP
 
 class CpuBackend final : public detail::Backend {
@@ -86,6 +92,20 @@ class CpuBackend final : public detail::Backend {
   void adam_batched(Context& c, const detail::AdamArgs& a) override { by_dtype<Op_adam>(c, a); }
   void lbfgs_direction(Context& c, const detail::LbfgsArgs& a) override {
     by_dtype<Op_lbfgs>(c, a);
+  }
+  void goom_convert(Context& c, const detail::GoomConvertArgs& a) override {
+    by_dtype<Op_goom_convert>(c, a);
+  }
+  void log_matmul_exp(Context& c, const detail::LmmeArgs& a) override { by_dtype<Op_lmme>(c, a); }
+  void product_scan(Context& c, const detail::ProductScanArgs& a) override {
+    by_dtype<Op_product_scan>(c, a);
+  }
+  void affine_scan(Context& c, const detail::AffineScanArgs& a) override {
+    by_dtype<Op_affine_scan>(c, a);
+  }
+  void qr_sweep(Context& c, const detail::QrSweepArgs& a) override { by_dtype<Op_qr_sweep>(c, a); }
+  void selective_reset(Context& c, const detail::SelectiveResetArgs& a) override {
+    by_dtype<Op_selective_reset>(c, a);
   }
 };
 

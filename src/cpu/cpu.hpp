@@ -31,6 +31,18 @@ template <class T> void dot(Context&, const detail::DotArgs&);
 template <class T> void axpby(Context&, const detail::AxpbyArgs&);
 template <class T> void adam(Context&, const detail::AdamArgs&);
 template <class T> void lbfgs(Context&, const detail::LbfgsArgs&);
+template <class T> void goom_convert(Context&, const detail::GoomConvertArgs&);
+template <class T> void lmme(Context&, const detail::LmmeArgs&);
+template <class T> void product_scan(Context&, const detail::ProductScanArgs&);
+template <class T> void affine_scan(Context&, const detail::AffineScanArgs&);
+template <class T> void qr_sweep(Context&, const detail::QrSweepArgs&);
+template <class T> void selective_reset(Context&, const detail::SelectiveResetArgs&);
+
+/// One C = alpha op(A) op(B) + beta C on the calling thread: the register-blocked kernel when every
+/// dimension is ≤ 16, one CBLAS call otherwise (for callers that run their own parallel loop).
+template <class T>
+void gemm_one(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
+              int ldb, T beta, T* c, int ldc);
 
 /// While alive, keeps a pthreads build of OpenBLAS single-threaded so that it does not
 /// oversubscribe the cores our OpenMP loop over the batch already uses. The OpenMP build of
@@ -70,6 +82,33 @@ void for_each_matrix(int threads, std::int64_t count, double flops_per_matrix, F
         f(k, t);
       } catch (...) {
 #pragma omp critical(dynx_cpu_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+/// Calls f(u, t) for u in [0, units) on up to `threads` threads with a dynamic schedule (for units
+/// of uneven cost: chunks of a scan, segments of a sweep); t names the calling thread's scratch.
+/// An exception thrown by f is rethrown on the calling thread after the loop.
+template <class F>
+void for_each_unit(int threads, std::int64_t units, F&& f) {
+  if (threads <= 1 || units <= 1) {
+    for (std::int64_t u = 0; u < units; ++u) f(u, 0);
+    return;
+  }
+  BlasThreadsGuard guard;
+  std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1)
+    for (std::int64_t u = 0; u < units; ++u) {
+      try {
+        f(u, t);
+      } catch (...) {
+#pragma omp critical(dynx_cpu_unit_error)
         if (!error) error = std::current_exception();
       }
     }

@@ -106,6 +106,24 @@ SmallGemmFn<T> small_gemm_for(bool ta, bool tb, int m) {
 }  // namespace
 
 template <class T>
+void gemm_one(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
+              int ldb, T beta, T* c, int ldc) {
+  if (m == 0 || n == 0) return;
+  if (m <= kSmallGemmMax && n <= kSmallGemmMax && k <= kSmallGemmMax) {
+    small_gemm_for<T>(ta, tb, m)(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  } else if (k == 0) {  // C = beta C, which BLAS may skip
+    for (int j = 0; j < n; ++j)
+      for (int r = 0; r < m; ++r) c[j * ldc + r] = beta == T(0) ? T(0) : beta * c[j * ldc + r];
+  } else {
+    lapack::gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+}
+template void gemm_one<float>(bool, bool, int, int, int, float, const float*, int, const float*,
+                              int, float, float*, int);
+template void gemm_one<double>(bool, bool, int, int, int, double, const double*, int,
+                               const double*, int, double, double*, int);
+
+template <class T>
 void gemm(Context& ctx, const detail::GemmArgs& g) {
   constexpr const char* op = "gemm_batched";
   const int m = to_lapack_int(g.m, op, "m"), n = to_lapack_int(g.n, op, "n"),
@@ -117,23 +135,10 @@ void gemm(Context& ctx, const detail::GemmArgs& g) {
   const T* b = static_cast<const T*>(g.b.data);
   T* c = static_cast<T*>(g.c.data);
   const bool ta = g.transa == Op::t, tb = g.transb == Op::t;
-  const bool small = m <= kSmallGemmMax && n <= kSmallGemmMax && k <= kSmallGemmMax;
-  const SmallGemmFn<T> small_fn = small_gemm_for<T>(ta, tb, m);
   const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
   for_each_matrix(ctx.num_threads(), g.count, flops, [&](std::int64_t i, int) {
-    const T* ai = a + i * g.a.stride;
-    const T* bi = b + i * g.b.stride;
-    T* ci = c + i * g.c.stride;
-    if (small) {
-      small_fn(m, n, k, alpha, ai, lda, bi, ldb, beta, ci, ldc);
-      return;
-    }
-    if (k == 0) {  // C = beta C, which BLAS may skip
-      for (int j = 0; j < n; ++j)
-        for (int r = 0; r < m; ++r) ci[j * ldc + r] = beta == T(0) ? T(0) : beta * ci[j * ldc + r];
-      return;
-    }
-    lapack::gemm(ta, tb, m, n, k, alpha, ai, lda, bi, ldb, beta, ci, ldc);
+    gemm_one(ta, tb, m, n, k, alpha, a + i * g.a.stride, lda, b + i * g.b.stride, ldb, beta,
+             c + i * g.c.stride, ldc);
   });
 }
 

@@ -41,6 +41,12 @@ DYNX_CUDA_OP(dot)
 DYNX_CUDA_OP(axpby)
 DYNX_CUDA_OP(adam)
 DYNX_CUDA_OP(lbfgs)
+DYNX_CUDA_OP(goom_convert)
+DYNX_CUDA_OP(lmme)
+DYNX_CUDA_OP(product_scan)
+DYNX_CUDA_OP(affine_scan)
+DYNX_CUDA_OP(qr_sweep)
+DYNX_CUDA_OP(selective_reset)
 #undef DYNX_CUDA_OP
 
 class CudaBackend final : public detail::Backend {
@@ -77,6 +83,20 @@ class CudaBackend final : public detail::Backend {
   void adam_batched(Context& c, const detail::AdamArgs& a) override { by_dtype<Op_adam>(c, a); }
   void lbfgs_direction(Context& c, const detail::LbfgsArgs& a) override {
     by_dtype<Op_lbfgs>(c, a);
+  }
+  void goom_convert(Context& c, const detail::GoomConvertArgs& a) override {
+    by_dtype<Op_goom_convert>(c, a);
+  }
+  void log_matmul_exp(Context& c, const detail::LmmeArgs& a) override { by_dtype<Op_lmme>(c, a); }
+  void product_scan(Context& c, const detail::ProductScanArgs& a) override {
+    by_dtype<Op_product_scan>(c, a);
+  }
+  void affine_scan(Context& c, const detail::AffineScanArgs& a) override {
+    by_dtype<Op_affine_scan>(c, a);
+  }
+  void qr_sweep(Context& c, const detail::QrSweepArgs& a) override { by_dtype<Op_qr_sweep>(c, a); }
+  void selective_reset(Context& c, const detail::SelectiveResetArgs& a) override {
+    by_dtype<Op_selective_reset>(c, a);
   }
 };
 

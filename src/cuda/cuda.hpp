@@ -33,6 +33,23 @@ template <class T> void dot(Context&, const detail::DotArgs&);
 template <class T> void axpby(Context&, const detail::AxpbyArgs&);
 template <class T> void adam(Context&, const detail::AdamArgs&);
 template <class T> void lbfgs(Context&, const detail::LbfgsArgs&);
+template <class T> void goom_convert(Context&, const detail::GoomConvertArgs&);
+template <class T> void lmme(Context&, const detail::LmmeArgs&);
+template <class T> void product_scan(Context&, const detail::ProductScanArgs&);
+template <class T> void affine_scan(Context&, const detail::AffineScanArgs&);
+template <class T> void qr_sweep(Context&, const detail::QrSweepArgs&);
+template <class T> void selective_reset(Context&, const detail::SelectiveResetArgs&);
+
+/// C_b = A_b · B_b (no transposes, alpha 1, beta 0) for `batch` column-major products in type C
+/// (float or double) on the context's stream, strides as in cuBLAS *StridedBatched (0 broadcasts).
+/// IEEE arithmetic in C (pedantic compute type: no TF32, no emulation; the plain S/D routine in
+/// the handle's default math mode should cuBLAS not support it) unless `allow_tf32`, which lets
+/// float products use TF32 tensor cores (InnerPrecision::tf32). Defined in goom.cu.
+template <class C>
+void gemm_nn_strided(CudaState& state, std::int64_t m, std::int64_t n, std::int64_t k,
+                     const C* d_a, std::int64_t lda, std::int64_t stride_a, const C* d_b,
+                     std::int64_t ldb, std::int64_t stride_b, C* d_c, std::int64_t ldc,
+                     std::int64_t stride_c, std::int64_t batch, bool allow_tf32);
 
 /// Thin factors A_k = U_k diag(s_k) V_kᵀ as the SVD core leaves them in the workspace, k =
 /// min(m, n): s_k descending (k entries, contiguous), U_k the first k columns of an m-row matrix,

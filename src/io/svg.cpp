@@ -517,4 +517,158 @@ void write_heatmap_panels_svg(const std::string& path, const std::vector<Heatmap
   detail::write_file(path, svg);
 }
 
+namespace {
+
+// Round tick positions (1, 2, 5 × 10^k) covering [lo, hi].
+std::vector<double> nice_ticks(double lo, double hi, int target) {
+  const double span = hi - lo;
+  const double raw = span / std::max(1, target);
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * mag >= raw) {
+      step = m * mag;
+      break;
+    }
+  std::vector<double> t;
+  for (double v = std::ceil(lo / step) * step; v <= hi + 1e-9 * span; v += step)
+    t.push_back(std::fabs(v) < 1e-12 * step ? 0.0 : v);
+  return t;
+}
+
+// One plot of `series` against x (checked by the caller) with its top-left corner at (0, y0): the
+// SVG elements, and the height used. `title` may be empty.
+std::string render_line_plot(const std::vector<double>& x, const std::vector<LineSeries>& series,
+                             const std::vector<Rgb>& colours, const std::string& title,
+                             const std::string& x_label, const std::string& y_label, double y0,
+                             double plot_h, double& height) {
+  double lo = HUGE_VAL, hi = -HUGE_VAL;
+  for (const LineSeries& sr : series)
+    for (double v : sr.y)
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  if (!(lo <= hi)) lo = 0, hi = 1;  // nothing finite: an empty frame
+  if (hi - lo < 1e-9 * std::max(1.0, std::fabs(hi))) {
+    const double half = std::max(0.5e-6, 1e-6 * std::fabs(hi));
+    lo -= half, hi += half;
+  }
+  const double pad_y = 0.05 * (hi - lo);
+  lo -= pad_y;
+  hi += pad_y;
+  double xlo = x.front(), xhi = x.back();
+  if (xhi == xlo) xlo -= 0.5, xhi += 0.5;
+  const double left = 80, top = y0 + (title.empty() ? 12 : 40), plot_w = 560;
+  auto sx = [&](double v) { return left + (v - xlo) / (xhi - xlo) * plot_w; };
+  auto sy = [&](double v) { return top + (hi - v) / (hi - lo) * plot_h; };
+  std::string svg;
+  if (!title.empty())
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"{}\" font-weight=\"bold\" "
+                       "fill=\"#222222\">{}</text>\n",
+                       px(left), px(y0 + 26), y0 == 0 ? 18 : 14, xml_text(title, 200));
+  for (double t : nice_ticks(lo, hi, std::max(4, int(plot_h / 60))))
+    svg += fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"#e4e4e4\"/>\n"
+                       "<text x=\"{3}\" y=\"{4}\" font-size=\"11\" text-anchor=\"end\" "
+                       "fill=\"#444444\">{5}</text>\n",
+                       px(left), px(left + plot_w), px(sy(t)), px(left - 6), px(sy(t) + 4),
+                       value_text(t, "{:.6g}"));
+  for (double t : nice_ticks(xlo, xhi, 6))
+    svg += fmt::format("<line x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#e4e4e4\"/>\n"
+                       "<text x=\"{0}\" y=\"{3}\" font-size=\"11\" text-anchor=\"middle\" "
+                       "fill=\"#444444\">{4}</text>\n",
+                       px(sx(t)), px(top), px(top + plot_h), px(top + plot_h + 16),
+                       value_text(t, "{:.6g}"));
+  svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
+                     "stroke=\"#444444\"/>\n",
+                     px(left), px(top), px(plot_w), px(plot_h));
+  svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\" "
+                     "fill=\"#222222\">{}</text>\n",
+                     px(left + plot_w / 2), px(top + plot_h + 36), xml_text(x_label, 120));
+  svg += fmt::format("<text transform=\"translate({},{}) rotate(-90)\" font-size=\"13\" "
+                     "text-anchor=\"middle\" fill=\"#222222\">{}</text>\n",
+                     px(16), px(top + plot_h / 2), xml_text(y_label, 120));
+  // Series: polylines (broken at non-finite values), markers with tooltips, legend entries.
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const std::string colour = hex(colours[k]);
+    std::string pts;
+    auto flush = [&] {
+      if (!pts.empty())
+        svg += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n",
+                           colour, pts);
+      pts.clear();
+    };
+    const LineSeries& sr = series[k];
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (!std::isfinite(sr.y[i])) {
+        flush();
+        continue;
+      }
+      pts += fmt::format("{}{},{}", pts.empty() ? "" : " ", px(sx(x[i])), px(sy(sr.y[i])));
+    }
+    flush();
+    if (x.size() <= 200)
+      for (std::size_t i = 0; i < x.size(); ++i)
+        if (std::isfinite(sr.y[i]))
+          svg += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"2.5\" fill=\"{}\"><title>{}: x = {}, "
+                             "y = {}</title></circle>\n",
+                             px(sx(x[i])), px(sy(sr.y[i])), colour, xml_text(sr.label, 80),
+                             value_text(x[i], "{:.6g}"), value_text(sr.y[i], "{:.6g}"));
+    const double ly = top + 14 + 20 * double(k);
+    svg += fmt::format("<line x1=\"{0}\" x2=\"{1}\" y1=\"{2}\" y2=\"{2}\" stroke=\"{3}\" "
+                       "stroke-width=\"3\"/>\n<text x=\"{4}\" y=\"{5}\" font-size=\"12\" "
+                       "fill=\"#222222\">{6} = {7}</text>\n",
+                       px(left + plot_w + 20), px(left + plot_w + 44), px(ly), colour,
+                       px(left + plot_w + 50), px(ly + 4), xml_text(sr.label, 24),
+                       value_text(sr.y.back(), "{:.6g}"));
+  }
+  height = top - y0 + plot_h + 50;
+  return svg;
+}
+
+}  // namespace
+
+void write_line_plot_svg(const std::string& path, const std::vector<double>& x,
+                         const std::vector<LineSeries>& series, const std::string& title,
+                         const std::string& x_label, const std::string& y_label,
+                         bool panel_per_series) {
+  if (series.empty()) detail::fail(path, "write_line_plot_svg needs at least one series");
+  if (x.empty()) detail::fail(path, "write_line_plot_svg needs at least one x value");
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (!std::isfinite(x[i]) || (i > 0 && !(x[i] > x[i - 1])))
+      detail::fail(path, "write_line_plot_svg: x must be finite and increasing");
+  for (std::size_t k = 0; k < series.size(); ++k)
+    if (series[k].y.size() != x.size())
+      detail::fail(path, fmt::format("write_line_plot_svg: series {} has {} values for {} x values",
+                                     k, series[k].y.size(), x.size()));
+  std::vector<Rgb> colours;
+  for (std::size_t k = 0; k < series.size(); ++k)
+    colours.push_back(viridis(series.size() == 1 ? 0.0 : 0.85 * double(k) / double(series.size() - 1)));
+  std::string body;
+  double y = 0;
+  if (!panel_per_series) {
+    double h = 0;
+    body = render_line_plot(x, series, colours, title, x_label, y_label, 0, 340, h);
+    y = h;
+  } else {
+    if (!title.empty()) {
+      body += fmt::format("<text x=\"80\" y=\"28\" font-size=\"18\" font-weight=\"bold\" "
+                          "fill=\"#222222\">{}</text>\n",
+                          xml_text(title, 200));
+      y = 36;
+    }
+    for (std::size_t k = 0; k < series.size(); ++k) {
+      double h = 0;
+      body += render_line_plot(x, {series[k]}, {colours[k]}, "", x_label, series[k].label, y, 150, h);
+      y += h;
+    }
+  }
+  const double width = 80 + 560 + 20 + 230;
+  std::string svg = fmt::format(
+      "{}width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" font-family=\"DejaVu Sans, Helvetica, "
+      "Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n",
+      kSvgRoot, px(width), px(std::ceil(y)), px(width), px(std::ceil(y)));
+  if (!title.empty()) svg += fmt::format("<title>{}</title>\n", xml_text(title, 200));
+  svg += body;
+  svg += "</svg>\n";
+  detail::write_file(path, svg);
+}
+
 }  // namespace dynx::io

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <complex>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 namespace dynx::math {
@@ -125,12 +126,57 @@ struct GoomAdd {
 // precision at any magnitude, and a product costs a GEMM plus power-of-two scalings (no
 // transcendental functions). Column-major n × n blocks.
 
-/// Binary exponent of |x| (floor(log2|x|)) for a finite nonzero x.
+/// IEEE layout of float and double, for exponent arithmetic on the bits.
+template <class T>
+struct FloatBits;
+template <>
+struct FloatBits<float> {
+  using U = std::uint32_t;
+  static constexpr int kMantissa = 23, kBias = 127, kMaxExp = 127;
+};
+template <>
+struct FloatBits<double> {
+  using U = std::uint64_t;
+  static constexpr int kMantissa = 52, kBias = 1023, kMaxExp = 1023;
+};
+
+/// Binary exponent of |x| (floor(log2|x|)) for a finite nonzero x: read from the bits for normal
+/// numbers (frexp is a library call on the host), frexp for subnormals.
 template <class T>
 DYNX_HD int scaled_exponent(T x) {
-  int e = 0;
-  std::frexp(x, &e);  // x = f · 2^e, |f| ∈ [0.5, 1)
-  return e - 1;
+  using B = FloatBits<T>;
+  typename B::U bits;
+  std::memcpy(&bits, &x, sizeof x);
+  const int e = int((bits >> B::kMantissa) & typename B::U((1 << (sizeof(T) == 4 ? 8 : 11)) - 1));
+  if (e != 0) return e - B::kBias;
+  int f = 0;
+  std::frexp(x, &f);  // subnormal: x = m · 2^f, |m| ∈ [0.5, 1)
+  return f - 1;
+}
+
+/// 2^k, exactly, built from the bits in the normal range (ldexp outside it: 0, subnormal or inf).
+template <class T>
+DYNX_HD T pow2(int k) {
+  using B = FloatBits<T>;
+  if (k < 1 - B::kBias || k > B::kMaxExp) return std::ldexp(T(1), k);
+  const typename B::U bits = typename B::U(k + B::kBias) << B::kMantissa;
+  T r;
+  std::memcpy(&r, &bits, sizeof r);
+  return r;
+}
+
+/// x · 2^k rounded once, as ldexp(x, k), for any int k (clamped to a range where the result is
+/// already 0 or inf for every finite x).
+template <class T>
+DYNX_HD T times_pow2(T x, std::int64_t k) {
+  using B = FloatBits<T>;
+  constexpr int kLim = 2 * B::kMaxExp + B::kMantissa + 2;
+  const int kk = k < -kLim ? -kLim : k > kLim ? kLim : int(k);
+  // Within the normal range of 2^k one exact multiplication; beyond it, split in two factors
+  // (the first exact, the second rounding once).
+  if (kk >= 1 - B::kBias && kk <= B::kMaxExp) return x * pow2<T>(kk);
+  const int half = kk / 2;
+  return (x * pow2<T>(half)) * pow2<T>(kk - half);
 }
 
 /// Brings every row of the rows × cols matrix m (leading dimension ld) to max |entry| ∈ [1, 2) by
@@ -140,11 +186,14 @@ template <class T>
 DYNX_HD void scaled_normalize_rows(std::int64_t rows, std::int64_t cols, T* m, std::int64_t ld,
                                    std::int64_t* e) {
   for (std::int64_t i = 0; i < rows; ++i) {
-    T big = 0;
-    for (std::int64_t j = 0; j < cols; ++j) big = std::fmax(big, std::fabs(m[j * ld + i]));
+    T big = 0;  // (a NaN entry compares false and is passed over, as fmax would)
+    for (std::int64_t j = 0; j < cols; ++j) {
+      const T a = std::fabs(m[j * ld + i]);
+      big = a > big ? a : big;
+    }
     if (!(big > T(0)) || !(big <= std::numeric_limits<T>::max())) continue;
     const int s = scaled_exponent(big);
-    for (std::int64_t j = 0; j < cols; ++j) m[j * ld + i] = std::ldexp(m[j * ld + i], -s);
+    for (std::int64_t j = 0; j < cols; ++j) m[j * ld + i] = times_pow2(m[j * ld + i], -s);
     e[i] += s;
   }
 }
@@ -170,9 +219,7 @@ DYNX_HD void scaled_matmul(std::int64_t n, const T* m1, const std::int64_t* e1, 
     if (s == std::numeric_limits<std::int64_t>::min()) s = 0;  // a zero row
     for (std::int64_t l = 0; l < n; ++l) {
       // ≤ 0 for every nonzero term; far below the float range the term flushes to 0.
-      const std::int64_t sh = e2[l] - s;
-      const int shift = sh < -100000 ? -100000 : sh > 100000 ? 100000 : int(sh);
-      scratch[l * n + i] = std::ldexp(m1[l * n + i], shift);
+      scratch[l * n + i] = times_pow2(m1[l * n + i], e2[l] - s);
     }
     out_e[i] = e1[i] + s;
   }
