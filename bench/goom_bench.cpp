@@ -3,7 +3,8 @@
 //      reduce, scaled and GOOM formats) against the same number of plain batched GEMMs of the
 //      same size, for d = 3, 8, 16, 64, 256 (how close to the matmul rate the scan gets);
 //   2. Lyapunov spectra of 10⁶ Lorenz-63 step Jacobians (and 2·10⁵ Gaussian 8×8): every method
-//      against our sequential QR baseline on the same Jacobians, with the exponents' differences.
+//      against our sequential QR baseline on the same Jacobians, with the exponents' differences
+//      (on a GPU also against sequential QR on the CPU backend).
 // Every timed result is checked once (a fast wrong answer is a bug). Writes JSON to --out.
 //
 // usage: dynx_bench_goom [--device cpu|cuda:N] [--threads N] [--out FILE] [--quick]
@@ -143,6 +144,21 @@ json lyapunov_case(Context& ctx, const std::string& what, const std::vector<doub
   out["steps"] = steps;
   std::vector<double> base;
   double base_t = 0;
+  // On a GPU, the baseline is also timed on the CPU backend: the target compares the GPU
+  // methods with sequential QR on the CPU.
+  double cpu_seq_t = 0;
+  if (!ctx.device().is_cpu()) {
+    Context cpu(Device::cpu());
+    LyapunovOptions o;
+    o.dt = dt;
+    o.burn_in = 1000;
+    o.sum_rule = false;
+    cpu_seq_t = best_time(1, [&] {
+      lyapunov_spectrum<double>(cpu, MatrixBatch<const double>(h.data(), d, d, steps), o);
+    });
+    out["cpu_sequential_seconds"] = cpu_seq_t;
+    std::printf("%s T=%lld cpu sequential_qr %8.3f s\n", what.c_str(), (long long)steps, cpu_seq_t);
+  }
   for (LyapunovMethod m : {LyapunovMethod::sequential_qr, LyapunovMethod::overlapped_chunks,
                            LyapunovMethod::largest_reduce, LyapunovMethod::selective_reset}) {
     LyapunovOptions o;
@@ -160,6 +176,7 @@ json lyapunov_case(Context& ctx, const std::string& what, const std::vector<doub
     json e;
     e["seconds"] = t;
     e["speedup_vs_sequential"] = base_t / t;
+    if (cpu_seq_t > 0) e["speedup_vs_cpu_sequential"] = cpu_seq_t / t;
     e["exponents"] = r.exponents;
     e["max_diff_vs_sequential"] = diff;
     if (m == LyapunovMethod::overlapped_chunks) e["chunks"] = r.chunks, e["warmup"] = r.warmup;

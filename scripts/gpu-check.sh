@@ -13,12 +13,14 @@
 # DYNX_CHECK_BUDGET seconds; a failed stage does not stop the later ones, and the exit status is
 # non-zero when any stage failed or timed out.
 #
-# Writes into $OUT (./gpu-check-out when OUT is unset), at most 8 files:
+# Writes into $OUT (./gpu-check-out when OUT is unset), at most 9 files:
 #   gpu-check.log  everything printed      summary.txt     machine, commit, stages, test counts
 #   ctest-gpu.xml  ctest-unit.xml (JUnit)  bench-cuda.json bench-cpu-h200.json (Google Benchmark)
 #   bench-dsa-cuda.json bench-dsa-cpu.json (dynx_bench_dsa --synthetic 100: DSA per pair at ranks
 #                  8-128 and all-pairs of 100 systems at ranks 16, 32 on CUDA and CPU; the
 #                  file is rewritten after each part, so a stage cut at its limit keeps what ran)
+#   bench-goom-cuda.json (dynx_bench_goom: scans vs batched GEMM, Lyapunov methods at T = 10⁶
+#                  against sequential QR on the CPU backend)
 #
 # Environment (all optional):
 #   BUILD_DIR            build folder (default build-gpu-check, kept between warm calls)
@@ -50,7 +52,8 @@ LOG="$OUT/gpu-check.log"
 SUMMARY="$OUT/summary.txt"
 # A run by hand reuses its OUT: drop the last run's results so none is mistaken for this one's.
 rm -f "$LOG" "$SUMMARY" "$OUT"/ctest-gpu.xml "$OUT"/ctest-unit.xml "$OUT"/bench-cuda.json \
-  "$OUT"/bench-cpu-h200.json "$OUT"/bench-dsa-cuda.json "$OUT"/bench-dsa-cpu.json
+  "$OUT"/bench-cpu-h200.json "$OUT"/bench-dsa-cuda.json "$OUT"/bench-dsa-cpu.json \
+  "$OUT"/bench-goom-cuda.json
 
 stage_lines=()         # "name status seconds" for the summary
 test_lines=()          # "label: counts"
@@ -328,6 +331,14 @@ main() {
       --allpairs-ranks 16,32 --out "$OUT/bench-dsa-cpu.json"
   else
     stage_lines+=("bench-dsa skipped-no-binary 0")
+  fi
+  # GOOM scans against batched GEMM, and the Lyapunov methods on the GPU against sequential QR on
+  # the CPU backend (same Jacobians, T = 10⁶), before the linalg benchmarks.
+  local goom; goom="$(find "$BUILD_DIR" -type f -name dynx_bench_goom -perm -u+x 2>/dev/null | head -n1)"
+  if [ -n "$goom" ]; then
+    stage bench-goom-cuda 90 "$goom" --device cuda:0 --out "$OUT/bench-goom-cuda.json"
+  else
+    stage_lines+=("bench-goom skipped-no-binary 0")
   fi
   run_bench bench-cuda dynx_bench_linalg_cuda 120 "$OUT/bench-cuda.json"
   local cpu_filter=()
