@@ -524,6 +524,29 @@ TEST(CliLyapunov, JacobiansFromNpyAndEveryMethod) {
     dynx::io::write_npy(data / "flat.npy", {100, 3}, flat.data());
     expect("--jacobians " + (data / "flat.npy"), 1, "must have shape (steps, d, d), got (100, 3)");
   }
+#if DYNX_HAS_HDF5
+  {
+    // The same Jacobians as an HDF5 dataset (and a second dataset, so that one must be named).
+    const std::string h5 = data / "jac.h5";
+    const hid_t f = H5Fcreate(h5.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    for (const char* name : {"jac", "other"}) {
+      const hsize_t dims[3] = {hsize_t(steps), 3, 3};
+      const hid_t sp = H5Screate_simple(3, dims, nullptr);
+      const hid_t dset = H5Dcreate2(f, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, rm.data());
+      H5Dclose(dset);
+      H5Sclose(sp);
+    }
+    H5Fclose(f);
+    Result r = dynx("lyapunov --jacobians " + h5 + ":/jac --dt 0.01 --quiet --out " + out.path());
+    ASSERT_EQ(r.rc, 0) << r.out;
+    EXPECT_NEAR(read_json(out / "result.json")["result"]["exponents"][0].get<double>(), seq.exponents[0], 1e-12);
+    r = dynx("lyapunov --jacobians " + h5 + " --quiet --out " + out.path());
+    EXPECT_EQ(r.rc, 1) << r.out;
+    EXPECT_NE(r.out.find("holds 2 datasets; name one as FILE.h5:/DATASET"), std::string::npos) << r.out;
+  }
+#endif
   {
     rm[7] = std::nan("");
     dynx::io::write_npy(data / "nan.npy", {steps, 3, 3}, rm.data());
