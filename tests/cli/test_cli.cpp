@@ -3,6 +3,7 @@
 // against the library called directly, its JSON record, its errors and exit statuses, and that
 // Ctrl-C saves the finished pairs.
 
+#include <dynx/config.hpp>  // DYNX_HAS_HDF5
 #include <dynx/dsa.hpp>
 #include <dynx/lyapunov.hpp>
 #include <dynx/io.hpp>
