@@ -19,7 +19,7 @@
 namespace dynx::cpu {
 namespace {
 
-// Chunks per chain for `units_wanted` parallel units (automatic), or from an explicit chunk size.
+// Chunks per chain: from an explicit chunk size, or enough to keep `threads` busy (automatic).
 std::int64_t chunks_per_chain(std::int64_t chains, std::int64_t steps, std::int64_t chunk,
                               int threads, bool inclusive) {
   if (chunk > 0) return (steps + chunk - 1) / chunk;
