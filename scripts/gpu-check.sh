@@ -19,6 +19,8 @@
 #   bench-dsa-cuda.json bench-dsa-cpu.json (dynx_bench_dsa --synthetic 100: DSA per pair at ranks
 #                  8-128 and all-pairs of 100 systems at ranks 16, 32 on CUDA and CPU; the
 #                  file is rewritten after each part, so a stage cut at its limit keeps what ran)
+#   bench-deer-cuda.json (dynx_bench_deer: DEER, quasi-DEER and the automatic choice against the
+#     fused sequential kernel over T, D and batch)
 #   bench-goom-cuda.json (dynx_bench_goom: scans vs batched GEMM, Lyapunov methods at T = 10⁶
 #                  against sequential QR on the CPU backend)
 #
@@ -53,7 +55,7 @@ SUMMARY="$OUT/summary.txt"
 # A run by hand reuses its OUT: drop the last run's results so none is mistaken for this one's.
 rm -f "$LOG" "$SUMMARY" "$OUT"/ctest-gpu.xml "$OUT"/ctest-unit.xml "$OUT"/bench-cuda.json \
   "$OUT"/bench-cpu-h200.json "$OUT"/bench-dsa-cuda.json "$OUT"/bench-dsa-cpu.json \
-  "$OUT"/bench-goom-cuda.json
+  "$OUT"/bench-goom-cuda.json "$OUT"/bench-deer-cuda.json
 
 stage_lines=()         # "name status seconds" for the summary
 test_lines=()          # "label: counts"
@@ -339,6 +341,15 @@ main() {
     stage bench-goom-cuda 90 "$goom" --device cuda:0 --out "$OUT/bench-goom-cuda.json"
   else
     stage_lines+=("bench-goom skipped-no-binary 0")
+  fi
+  # DEER: parallel vs our fused sequential kernel over T, D and batch, with the automatic choice
+  # (targets: parallel >= 10x the fused sequential kernel for a contracting GRU at batch 1,
+  # D <= 64, T >= 1e5; automatic never more than 1.2x slower than the better of the two).
+  local deer; deer="$(find "$BUILD_DIR" -type f -name dynx_bench_deer -perm -u+x 2>/dev/null | head -n1)"
+  if [ -n "$deer" ]; then
+    stage bench-deer-cuda 120 "$deer" --device cuda:0 --out "$OUT/bench-deer-cuda.json"
+  else
+    stage_lines+=("bench-deer skipped-no-binary 0")
   fi
   run_bench bench-cuda dynx_bench_linalg_cuda 120 "$OUT/bench-cuda.json"
   local cpu_filter=()

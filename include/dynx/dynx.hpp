@@ -6,6 +6,7 @@
 #include <dynx/buffer.hpp>
 #include <dynx/config.hpp>
 #include <dynx/context.hpp>
+#include <dynx/deer.hpp>
 #include <dynx/device.hpp>
 #include <dynx/dsa.hpp>
 #include <dynx/error.hpp>

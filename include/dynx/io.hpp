@@ -90,6 +90,9 @@ DYNX_API std::vector<Array> read_hdf5(const std::string& path, const std::string
 /// written.
 DYNX_API void write_npy(const std::string& path, const std::vector<std::int64_t>& shape,
                         const double* data);
+/// The same as float32 ("<f4").
+DYNX_API void write_npy(const std::string& path, const std::vector<std::int64_t>& shape,
+                        const float* data);
 
 /// Writes a rows×cols row-major matrix as CSV: one line per row, values separated by commas, each
 /// written with the fewest digits that read back to the same double ("nan", "inf", "-inf" for

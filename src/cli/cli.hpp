@@ -92,4 +92,9 @@ extern const char* const kCompareUsage;
 int run_lyapunov(const std::vector<std::string>& args);
 extern const char* const kLyapunovUsage;
 
+/// `dynx deer`: a built-in recurrent cell evaluated over T steps by DEER (or the automatic
+/// choice), compared with the sequential evaluation.
+int run_deer(const std::vector<std::string>& args);
+extern const char* const kDeerUsage;
+
 }  // namespace dynx::cli

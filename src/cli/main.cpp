@@ -1,6 +1,7 @@
 // The dynx command line. Subcommands: `compare` (the default: DSA on data files or built-in
-// examples, src/cli/compare.cpp), `demo` (batched primitives on example matrices, with their
-// accuracy and speed), `info` (build and devices).
+// examples, src/cli/compare.cpp), `lyapunov` (Lyapunov spectra, src/cli/lyapunov.cpp), `deer`
+// (recurrent cells evaluated in parallel over time, src/cli/deer.cpp), `demo` (batched primitives
+// on example matrices, with their accuracy and speed), `info` (build and devices).
 
 #include "cli/cli.hpp"
 
@@ -27,6 +28,9 @@ constexpr const char* kUsage =
     "           example systems when no data is given (the default command; dynx compare --help)\n"
     "  lyapunov Lyapunov spectrum of a built-in system (Lorenz-63, Rossler, Lorenz-96, Henon,\n"
     "           tanh RNN) or of Jacobians from a .npy/HDF5 file (dynx lyapunov --help)\n"
+    "  deer     evaluate a recurrent cell (tanh RNN, mean-field RNN, GRU, LSTM) over T steps in\n"
+    "           parallel by Newton's method (DEER, quasi-DEER, ELK) or sequentially, and compare\n"
+    "           with sequential evaluation (dynx deer --help)\n"
     "  demo     run every batched primitive on random example matrices and report accuracy and\n"
     "           throughput (options: --device cpu|cuda:N, --n N, --count N, --dtype f32|f64)\n"
     "  info     print the build configuration and the usable devices\n"
@@ -296,14 +300,17 @@ double parse_double(const std::string& flag, const std::string& value, double lo
 int main(int argc, char** argv) {
   dynx::set_log_level(dynx::LogLevel::warn);
   std::vector<std::string> args(argv + 1, argv + argc);
-  // `compare` unless the first argument names another command or a global flag; `compare` and
-  // `lyapunov` parse their own options (with --help and --log-level handled here).
+  // `compare` unless the first argument names another command or a global flag; `compare`,
+  // `lyapunov` and `deer` parse their own options (with --help and --log-level handled here).
   const bool lyapunov = !args.empty() && args[0] == "lyapunov";
-  const bool other = !lyapunov && !args.empty() &&
+  const bool deer = !args.empty() && args[0] == "deer";
+  const bool other = !lyapunov && !deer && !args.empty() &&
                      (args[0] == "demo" || args[0] == "info" || args[0] == "help" ||
                       args[0] == "-h" || args[0] == "--help" || args[0] == "--version");
-  const std::string command = other ? "" : lyapunov ? "lyapunov" : "compare";
-  const char* const usage = lyapunov ? dynx::cli::kLyapunovUsage : dynx::cli::kCompareUsage;
+  const std::string command = other ? "" : lyapunov ? "lyapunov" : deer ? "deer" : "compare";
+  const char* const usage = lyapunov ? dynx::cli::kLyapunovUsage
+                            : deer   ? dynx::cli::kDeerUsage
+                                     : dynx::cli::kCompareUsage;
   if (!other && !args.empty() && args[0] == command) args.erase(args.begin());
   try {
     if (!other) {
@@ -320,7 +327,9 @@ int main(int argc, char** argv) {
         }
         rest.push_back(args[i]);
       }
-      return lyapunov ? dynx::cli::run_lyapunov(rest) : dynx::cli::run_compare(rest);
+      return lyapunov ? dynx::cli::run_lyapunov(rest)
+             : deer   ? dynx::cli::run_deer(rest)
+                      : dynx::cli::run_compare(rest);
     }
     const Options o = parse(args);
     if (o.command == "help") {

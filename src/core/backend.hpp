@@ -247,6 +247,67 @@ struct SelectiveResetArgs {
   std::int32_t* info;     // one code
 };
 
+// DEER (include/dynx/deer.hpp, spec deer.md §3): the cell-independent steps of one Newton
+// iteration over the window [first, first + steps) of `count` slots, slot k standing for sequence
+// seq[k] (count int64 on the device) of a packed B × total × d state array. Per-(slot, step)
+// vectors of the window ("window vectors": f, rhs, delta) are laid out [k][τ][d] (τ = t − first),
+// except that with 0 < block < d they are chain-major blocks [(k·nb + b)][τ][block] (nb = d/block),
+// the layout of the block scan. Both backends follow src/cpu/deer.cpp.
+/// Residual r = s − f: rhs = −r (window vector); per slot, rmax[k] = max |r| (NaN when any r is
+/// NaN) and prefix[k] = the first τ with some |r_τ,i| > atol + rtol·|s_τ,i| (steps when none; a NaN
+/// r counts as above). f is always [k][τ][d].
+struct DeerResidualArgs {
+  Dtype dtype;
+  std::int64_t d, total, first, steps, count, block;
+  const void* states;
+  const std::int64_t* seq;
+  const void* f;
+  void* rhs;
+  double atol, rtol;
+  double* rmax;
+  std::int64_t* prefix;
+};
+/// The Newton update s ← s + ω·Δ (Δ a window vector), then sanitising: NaN → 0 and a clamp to
+/// [−clip, clip]. Per slot, smax[k] = max over the window of |Δ_τ,i| / (atol + rtol·|s_τ,i|) with s
+/// the state before the update (NaN when Δ holds NaN). Slots whose scan failed (reset[k] ≠ 0,
+/// the scan's status code) instead keep the columns τ < prefix[k], set column prefix[k] (when
+/// inside the window) to f (exact there, spec §3.4) and the later columns to 0 (the NaN → 0 rule),
+/// and report smax[k] = +∞.
+struct DeerUpdateArgs {
+  Dtype dtype;
+  std::int64_t d, total, first, steps, count, block;
+  void* states;
+  const std::int64_t* seq;
+  const void* delta;
+  const void* f;
+  const std::int32_t* reset;
+  const std::int64_t* prefix;
+  double omega, clip, atol, rtol;
+  double* smax;
+};
+/// a ← clamp(scale·a, −clip, clip) over n contiguous entries (no clamp when clip is 0); NaN → 0.
+struct DeerScaleArgs {
+  Dtype dtype;
+  std::int64_t n;
+  void* a;
+  double scale, clip;
+};
+/// The ELK step (spec §4.4–4.5) in delta form, one Kalman filter per chain: x_0 = 0 known,
+/// x_t = F_t x_{t−1} + c_t + w_t with w_t ~ N(0, I), observations y_t = 0 with variance sigma2;
+/// x receives the filtered means (the step Δ). F: chains·steps d × d matrices (column-major) or,
+/// when `diagonal`, d entries per step; c and x: chains·steps vectors of d. info[c] = non_finite
+/// where the chain's inputs or results are not finite.
+struct ElkScanArgs {
+  Dtype dtype;
+  std::int64_t d, steps, chains;
+  bool diagonal;
+  const void* F;
+  const void* c;
+  void* x;
+  double sigma2;
+  std::int32_t* info;
+};
+
 /// Per-context state a backend keeps (CUDA: stream and handles).
 class BackendState {
  public:
@@ -293,6 +354,11 @@ class Backend {
   virtual void affine_scan(Context&, const AffineScanArgs&) = 0;
   virtual void qr_sweep(Context&, const QrSweepArgs&) = 0;
   virtual void selective_reset(Context&, const SelectiveResetArgs&) = 0;
+  // DEER (include/dynx/deer.hpp).
+  virtual void deer_residual(Context&, const DeerResidualArgs&) = 0;
+  virtual void deer_update(Context&, const DeerUpdateArgs&) = 0;
+  virtual void deer_scale(Context&, const DeerScaleArgs&) = 0;
+  virtual void elk_scan(Context&, const ElkScanArgs&) = 0;
 };
 
 /// The backend for a device kind. Throws Unsupported for CUDA in a build without it.

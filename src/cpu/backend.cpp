@@ -53,6 +53,10 @@ DYNX_CPU_OP(product_scan)
 DYNX_CPU_OP(affine_scan)
 DYNX_CPU_OP(qr_sweep)
 DYNX_CPU_OP(selective_reset)
+DYNX_CPU_OP(deer_residual)
+DYNX_CPU_OP(deer_update)
+DYNX_CPU_OP(deer_scale)
+DYNX_CPU_OP(elk_scan)
 #undef DYNX_CPU_OP
 
 class CpuBackend final : public detail::Backend {
@@ -107,6 +111,10 @@ class CpuBackend final : public detail::Backend {
   void selective_reset(Context& c, const detail::SelectiveResetArgs& a) override {
     by_dtype<Op_selective_reset>(c, a);
   }
+  void deer_residual(Context& c, const detail::DeerResidualArgs& a) override { by_dtype<Op_deer_residual>(c, a); }
+  void deer_update(Context& c, const detail::DeerUpdateArgs& a) override { by_dtype<Op_deer_update>(c, a); }
+  void deer_scale(Context& c, const detail::DeerScaleArgs& a) override { by_dtype<Op_deer_scale>(c, a); }
+  void elk_scan(Context& c, const detail::ElkScanArgs& a) override { by_dtype<Op_elk_scan>(c, a); }
 };
 
 }  // namespace

@@ -37,6 +37,10 @@ template <class T> void product_scan(Context&, const detail::ProductScanArgs&);
 template <class T> void affine_scan(Context&, const detail::AffineScanArgs&);
 template <class T> void qr_sweep(Context&, const detail::QrSweepArgs&);
 template <class T> void selective_reset(Context&, const detail::SelectiveResetArgs&);
+template <class T> void deer_residual(Context&, const detail::DeerResidualArgs&);
+template <class T> void deer_update(Context&, const detail::DeerUpdateArgs&);
+template <class T> void deer_scale(Context&, const detail::DeerScaleArgs&);
+template <class T> void elk_scan(Context&, const detail::ElkScanArgs&);
 
 /// One C = alpha op(A) op(B) + beta C on the calling thread: the register-blocked kernel when every
 /// dimension is ≤ 16, one CBLAS call otherwise (for callers that run their own parallel loop).

@@ -47,6 +47,10 @@ DYNX_CUDA_OP(product_scan)
 DYNX_CUDA_OP(affine_scan)
 DYNX_CUDA_OP(qr_sweep)
 DYNX_CUDA_OP(selective_reset)
+DYNX_CUDA_OP(deer_residual)
+DYNX_CUDA_OP(deer_update)
+DYNX_CUDA_OP(deer_scale)
+DYNX_CUDA_OP(elk_scan)
 #undef DYNX_CUDA_OP
 
 class CudaBackend final : public detail::Backend {
@@ -98,6 +102,10 @@ class CudaBackend final : public detail::Backend {
   void selective_reset(Context& c, const detail::SelectiveResetArgs& a) override {
     by_dtype<Op_selective_reset>(c, a);
   }
+  void deer_residual(Context& c, const detail::DeerResidualArgs& a) override { by_dtype<Op_deer_residual>(c, a); }
+  void deer_update(Context& c, const detail::DeerUpdateArgs& a) override { by_dtype<Op_deer_update>(c, a); }
+  void deer_scale(Context& c, const detail::DeerScaleArgs& a) override { by_dtype<Op_deer_scale>(c, a); }
+  void elk_scan(Context& c, const detail::ElkScanArgs& a) override { by_dtype<Op_elk_scan>(c, a); }
 };
 
 }  // namespace

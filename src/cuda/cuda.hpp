@@ -39,6 +39,10 @@ template <class T> void product_scan(Context&, const detail::ProductScanArgs&);
 template <class T> void affine_scan(Context&, const detail::AffineScanArgs&);
 template <class T> void qr_sweep(Context&, const detail::QrSweepArgs&);
 template <class T> void selective_reset(Context&, const detail::SelectiveResetArgs&);
+template <class T> void deer_residual(Context&, const detail::DeerResidualArgs&);
+template <class T> void deer_update(Context&, const detail::DeerUpdateArgs&);
+template <class T> void deer_scale(Context&, const detail::DeerScaleArgs&);
+template <class T> void elk_scan(Context&, const detail::ElkScanArgs&);
 
 /// C_b = A_b · B_b (no transposes, alpha 1, beta 0) for `batch` column-major products in type C
 /// (float or double) on the context's stream, strides as in cuBLAS *StridedBatched (0 broadcasts).

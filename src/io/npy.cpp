@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <limits>
 #include <string_view>
+#include <type_traits>
 
 namespace dynx::io {
 namespace {
@@ -457,8 +458,13 @@ Array read_npy(const std::string& path) {
   return a;
 }
 
-void write_npy(const std::string& path, const std::vector<std::int64_t>& shape,
-               const double* data) {
+namespace {
+
+// write_npy for float ("<f4") and double ("<f8").
+template <class T>
+void write_npy_as(const std::string& path, const std::vector<std::int64_t>& shape, const T* data) {
+  constexpr int kBytes = int(sizeof(T));
+  using Bits = std::conditional_t<kBytes == 8, std::uint64_t, std::uint32_t>;
   if (shape.size() > kMaxDims)
     fail(path, "write_npy: shape has {} dimensions (at most {} are supported)", shape.size(),
          kMaxDims);
@@ -468,7 +474,7 @@ void write_npy(const std::string& path, const std::vector<std::int64_t>& shape,
     if (!detail::mul_ok(count, d, &count))
       fail(path, "write_npy: shape {} has too many elements", shape_text(shape));
   }
-  if (count > std::numeric_limits<std::int64_t>::max() / 8)
+  if (count > std::numeric_limits<std::int64_t>::max() / kBytes)
     fail(path, "write_npy: shape {} has too many elements", shape_text(shape));
   if (count > 0 && !data) fail(path, "write_npy: data is null for shape {}", shape_text(shape));
 
@@ -476,14 +482,15 @@ void write_npy(const std::string& path, const std::vector<std::int64_t>& shape,
   // grow to 21 digits (so that a file can be appended to in place), spaces and a newline to make
   // the preamble plus header a multiple of 64 bytes.
   std::string header =
-      fmt::format("{{'descr': '<f8', 'fortran_order': False, 'shape': {}, }}", shape_text(shape));
+      fmt::format("{{'descr': '<f{}', 'fortran_order': False, 'shape': {}, }}", kBytes,
+                  shape_text(shape));
   if (!shape.empty()) header.append(21 - fmt::formatted_size("{}", shape[0]), ' ');
   const std::size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
   // ndim <= 32 keeps the header far below the 65535 bytes version 1.0 allows.
   std::string file;
-  file.reserve(10 + header.size() + static_cast<std::size_t>(count) * 8);
+  file.reserve(10 + header.size() + static_cast<std::size_t>(count) * kBytes);
   file.append(reinterpret_cast<const char*>(kMagic), sizeof kMagic);
   file += '\x01';
   file += '\x00';
@@ -491,13 +498,24 @@ void write_npy(const std::string& path, const std::vector<std::int64_t>& shape,
   file += static_cast<char>(header.size() >> 8);
   file += header;
   for (std::int64_t i = 0; i < count; ++i) {
-    std::uint64_t bits;
-    std::memcpy(&bits, &data[i], 8);
-    char le[8];
-    for (int b = 0; b < 8; ++b) le[b] = static_cast<char>((bits >> (8 * b)) & 0xff);
-    file.append(le, 8);
+    Bits bits;
+    std::memcpy(&bits, &data[i], kBytes);
+    char le[kBytes];
+    for (int b = 0; b < kBytes; ++b) le[b] = static_cast<char>((bits >> (8 * b)) & 0xff);
+    file.append(le, kBytes);
   }
   detail::write_file(path, file);
+}
+
+}  // namespace
+
+void write_npy(const std::string& path, const std::vector<std::int64_t>& shape,
+               const double* data) {
+  write_npy_as(path, shape, data);
+}
+
+void write_npy(const std::string& path, const std::vector<std::int64_t>& shape, const float* data) {
+  write_npy_as(path, shape, data);
 }
 
 }  // namespace dynx::io

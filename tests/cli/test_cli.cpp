@@ -1,9 +1,14 @@
-// `dynx compare` and `dynx lyapunov` end to end: runs the built program on files written here (.npy, HDF5, a
-// directory, the committed .npz fixture) and on the built-in examples, and checks its outputs
-// against the library called directly, its JSON record, its errors and exit statuses, and that
-// Ctrl-C saves the finished pairs.
+// `dynx compare`, `dynx lyapunov` and `dynx deer` end to end: runs the built program on files
+// written here (.npy, .npz, HDF5, a directory, the committed .npz fixture) and on the built-in
+// examples, and checks its outputs against the library called directly, its JSON record, its
+// errors and exit statuses, and that Ctrl-C saves the finished pairs.
+
+#include <algorithm>
+
+#include "../common/deer_data.hpp"  // seeded weights of the built-in DEER cells
 
 #include <dynx/config.hpp>  // DYNX_HAS_HDF5
+#include <dynx/deer.hpp>
 #include <dynx/dsa.hpp>
 #include <dynx/lyapunov.hpp>
 #include <dynx/io.hpp>
@@ -555,6 +560,303 @@ TEST(CliLyapunov, JacobiansFromNpyAndEveryMethod) {
     EXPECT_EQ(r.rc, 1) << r.out;
     EXPECT_NE(r.out.find("status: non_finite"), std::string::npos) << r.out;
   }
+}
+
+// ------------------------------------------------------------------------------------------------
+// dynx deer
+
+std::vector<unsigned char> file_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<unsigned char>(std::istreambuf_iterator<char>(f), {});
+}
+
+/// One array of an .npz: name, shape and C-order values.
+struct NpzArray {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::vector<double> data;
+};
+
+/// Writes arrays as an uncompressed .npz (what numpy.savez writes: a ZIP archive of .npy members,
+/// stored), each member written by dynx::io::write_npy.
+void write_npz(const std::string& path, const std::vector<NpzArray>& arrays) {
+  auto crc32 = [](const std::vector<unsigned char>& b) {
+    std::uint32_t c = 0xffffffffu;
+    for (unsigned char x : b) {
+      c ^= x;
+      for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+  };
+  std::vector<unsigned char> zip, central;
+  auto put = [](std::vector<unsigned char>& v, std::uint32_t x, int bytes) {
+    for (int k = 0; k < bytes; ++k) v.push_back((unsigned char)(x >> (8 * k)));
+  };
+  const std::string tmp = path + ".member.npy";
+  for (const NpzArray& a : arrays) {
+    dynx::io::write_npy(tmp, a.shape, a.data.data());
+    const std::vector<unsigned char> data = file_bytes(tmp);
+    const std::string name = a.name + ".npy";
+    const std::uint32_t crc = crc32(data), size = std::uint32_t(data.size()),
+                        offset = std::uint32_t(zip.size());
+    // Local header: signature, version 2.0, flags, stored, time, date, CRC, sizes, name length.
+    put(zip, 0x04034b50, 4), put(zip, 20, 2), put(zip, 0, 2), put(zip, 0, 2), put(zip, 0, 2);
+    put(zip, 0x21, 2), put(zip, crc, 4), put(zip, size, 4), put(zip, size, 4);
+    put(zip, std::uint32_t(name.size()), 2), put(zip, 0, 2);
+    zip.insert(zip.end(), name.begin(), name.end());
+    zip.insert(zip.end(), data.begin(), data.end());
+    put(central, 0x02014b50, 4), put(central, 20, 2), put(central, 20, 2), put(central, 0, 2);
+    put(central, 0, 2), put(central, 0, 2), put(central, 0x21, 2), put(central, crc, 4);
+    put(central, size, 4), put(central, size, 4), put(central, std::uint32_t(name.size()), 2);
+    put(central, 0, 2), put(central, 0, 2), put(central, 0, 2), put(central, 0, 2);
+    put(central, 0, 4), put(central, offset, 4);
+    central.insert(central.end(), name.begin(), name.end());
+  }
+  fs::remove(tmp);
+  const std::uint32_t cd_offset = std::uint32_t(zip.size());
+  zip.insert(zip.end(), central.begin(), central.end());
+  put(zip, 0x06054b50, 4), put(zip, 0, 2), put(zip, 0, 2);
+  put(zip, std::uint32_t(arrays.size()), 2), put(zip, std::uint32_t(arrays.size()), 2);
+  put(zip, std::uint32_t(central.size()), 4), put(zip, cd_offset, 4), put(zip, 0, 2);
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(zip.data()), std::streamsize(zip.size()));
+}
+
+const char* const kGruNames[] = {"W_ir", "W_iz", "W_in", "W_hr", "W_hz", "W_hn",
+                                 "b_ir", "b_iz", "b_in", "b_hr", "b_hz", "b_hn"};
+const char* const kLstmNames[] = {"W_ii", "W_if", "W_ig", "W_io", "W_hi", "W_hf", "W_hg", "W_ho",
+                                  "b_ii", "b_if", "b_ig", "b_io", "b_hi", "b_hf", "b_hg", "b_ho"};
+
+/// The arrays of a cell's .npz for `dynx deer --weights`: the column-major weights of the test
+/// data transposed to NumPy's row-major (rows = output units), named as the cell's members.
+std::vector<NpzArray> weight_arrays(const dynx::test::NetWeights<double>& w) {
+  using dynx::test::CellKind;
+  std::vector<std::string> names;
+  switch (w.kind) {
+    case CellKind::tanh_rnn: names = {"W", "U", "b"}; break;
+    case CellKind::mean_field_rnn: names = {"W"}; break;
+    case CellKind::gru: names.assign(std::begin(kGruNames), std::end(kGruNames)); break;
+    case CellKind::lstm: names.assign(std::begin(kLstmNames), std::end(kLstmNames)); break;
+  }
+  std::vector<NpzArray> out;
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    const std::size_t end = k + 1 < w.off.size() ? w.off[k + 1] : w.data.size();
+    const std::int64_t size = std::int64_t(end - w.off[k]);
+    const std::int64_t rows = w.n, cols = size / rows;
+    NpzArray a{names[k], names[k][0] == 'b' ? std::vector<std::int64_t>{rows}
+                                            : std::vector<std::int64_t>{rows, cols}, {}};
+    a.data.resize(std::size_t(size));
+    for (std::int64_t i = 0; i < rows; ++i)
+      for (std::int64_t j = 0; j < cols; ++j)
+        a.data[std::size_t(i * cols + j)] = w.data[w.off[k] + std::size_t(j * rows + i)];
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double m = a.size() == b.size() ? 0.0 : HUGE_VAL;
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+// The default run on a small problem: the automatic choice, whatever it picks, agrees with the
+// sequential evaluation to the float64 tolerance, and the record holds what the brief promises.
+TEST(CliDeer, DefaultRunAgreesWithSequential) {
+  TempDir out;
+  const Result r = dynx("deer --dim 8 --steps 2000 --out " + out.path());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  for (const char* s : {"gru: D = 8, M = 8", "method        automatic -> ", "iterations",
+                        "agreement", "wrote"})
+    EXPECT_NE(r.out.find(s), std::string::npos) << s << "\n" << r.out;
+  const json j = read_json(out / "result.json");
+  EXPECT_EQ(j["tool"], "dynx deer");
+  EXPECT_EQ(j["input"]["cell"], "gru");
+  EXPECT_EQ(j["input"]["steps"], 2000);
+  EXPECT_EQ(j["settings"]["method"], "automatic");
+  EXPECT_FALSE(j["result"]["reason"].get<std::string>().empty());
+  EXPECT_LE(j["result"]["agreement"]["max_rel_diff"].get<double>(), 1e-10);
+  EXPECT_TRUE(j["result"]["iterations"].contains("median"));
+  EXPECT_LT(j["result"]["lle"].get<double>(), 0.0);  // GRU at gain 1: contracting
+  EXPECT_EQ(j["sequences"]["status"].size(), 1u);
+  const auto states = dynx::io::read_npy(out / "states.npy");
+  EXPECT_EQ(states.shape, (std::vector<std::int64_t>{1, 2000, 8}));
+  EXPECT_EQ(states.source_dtype, "<f8");
+}
+
+// Explicit DEER converges on every sequence of a batch in a few iterations, in float64 and
+// float32 (states.npy then holds float32; agreement to the float32 tolerance, 1e-5 relative).
+TEST(CliDeer, ExplicitDeerConverges) {
+  TempDir out;
+  for (const char* dtype : {"f64", "f32"}) {
+    const Result r = dynx(std::string("deer --method deer --dim 8 --steps 1000 --batch 3 --dtype ") +
+                          dtype + " --threads 1 --quiet --out " + out.path());
+    ASSERT_EQ(r.rc, 0) << dtype << "\n" << r.out;
+    EXPECT_TRUE(r.out.empty()) << r.out;  // --quiet
+    const json j = read_json(out / "result.json");
+    EXPECT_EQ(j["result"]["method"], "deer");
+    EXPECT_EQ(j["result"]["status_counts"]["converged"], 3);
+    EXPECT_TRUE(j["result"]["all_converged"].get<bool>());
+    EXPECT_GE(j["result"]["iterations"]["min"].get<int>(), 1);
+    EXPECT_LE(j["result"]["iterations"]["max"].get<int>(), 20) << dtype;
+    for (const auto& p : j["sequences"]["converged_prefix"]) EXPECT_EQ(p, 1000);
+    EXPECT_LE(j["result"]["agreement"]["max_rel_diff"].get<double>(),
+              std::string(dtype) == "f64" ? 1e-10 : 1e-5);
+    const auto states = dynx::io::read_npy(out / "states.npy");
+    EXPECT_EQ(states.shape, (std::vector<std::int64_t>{3, 1000, 8}));
+    EXPECT_EQ(states.source_dtype, std::string(dtype) == "f64" ? "<f8" : "<f4");
+  }
+}
+
+// A chaotic tanh RNN (gain 3, D = 32: largest Lyapunov exponent ≈ +0.2 per step): the automatic
+// choice goes sequential and says why.
+TEST(CliDeer, ChaoticCellGoesSequential) {
+  TempDir out;
+  const Result r = dynx("deer --cell tanh-rnn --gain 3 --steps 2000 --method auto --out " + out.path());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const json j = read_json(out / "result.json");
+  EXPECT_EQ(j["result"]["method"], "sequential");
+  const std::string reason = j["result"]["reason"];
+  EXPECT_NE(reason.find("Lyapunov exponent"), std::string::npos) << reason;
+  EXPECT_GT(j["result"]["lle"].get<double>(), 0.0);
+  EXPECT_EQ(j["result"]["agreement"]["max_abs_diff"].get<double>(), 0.0);  // the same evaluator
+  EXPECT_NE(r.out.find("Lyapunov exponent"), std::string::npos) << r.out;
+  // Forced DEER without the sequential fallback cannot converge in 3 iterations: exit status 1,
+  // the outputs still written.
+  const Result nf = dynx("deer --cell tanh-rnn --gain 3 --steps 500 --method deer --no-fallback "
+                         "--max-iter 3 --threads 1 --quiet --out " + out.path());
+  EXPECT_EQ(nf.rc, 1) << nf.out;
+  EXPECT_NE(nf.out.find("1 of 1 sequences did not converge (--no-fallback)"), std::string::npos)
+      << nf.out;
+  const json k = read_json(out / "result.json");
+  EXPECT_EQ(k["result"]["status_counts"]["not_converged"], 1);
+  EXPECT_FALSE(k["result"]["all_converged"].get<bool>());
+}
+
+// Weights, inputs and initial states from files give the states of the library called directly
+// on the same (column-major) weights: every cell, with GRU biases left out (zero, as flax's GRU
+// has no b_hr and b_hz: the test weights' biases are zero anyway).
+TEST(CliDeer, FilesGiveTheStatesOfTheLibrary) {
+  using dynx::test::CellKind;
+  TempDir out, data;
+  dynx::Context ctx(dynx::Device::cpu());
+  ctx.set_num_threads(1);  // tiny problems: OpenMP barriers cost more than they save
+  const std::int64_t B = 2, T = 300;
+  for (CellKind kind : {CellKind::tanh_rnn, CellKind::mean_field_rnn, CellKind::gru, CellKind::lstm}) {
+    const auto w = dynx::test::make_weights<double>(kind, 6, 3, 0.8, 21);
+    const int S = w.state_dim(), M = w.m;
+    std::vector<NpzArray> arrays = weight_arrays(w);
+    if (kind == CellKind::gru)
+      arrays.erase(std::remove_if(arrays.begin(), arrays.end(),
+                                  [](const NpzArray& a) { return a.name == "b_hr" || a.name == "b_hz"; }),
+                   arrays.end());
+    write_npz(data / "w.npz", arrays);
+    const std::vector<double> u = dynx::test::make_inputs<double>(kind, B, T, M, 22);
+    const std::vector<double> s0 = dynx::test::make_s0<double>(B, S, 23);
+    dynx::io::write_npy(data / "u.npy", {B, T, M}, u.data());
+    dynx::io::write_npy(data / "s0.npy", {B, S}, s0.data());
+    const std::string name = dynx::test::cell_name(kind);
+    std::string cli_name = name;
+    std::replace(cli_name.begin(), cli_name.end(), '_', '-');
+    const Result r = dynx("deer --cell " + cli_name + " --weights " + (data / "w.npz") +
+                          " --inputs " + (data / "u.npy") + " --s0 " + (data / "s0.npy") +
+                          " --method deer --threads 1 --out " + out.path());
+    ASSERT_EQ(r.rc, 0) << name << "\n" << r.out;
+    if (kind == CellKind::gru) {
+      EXPECT_NE(r.out.find("biases left out (zero): b_hr b_hz"), std::string::npos) << r.out;
+    }
+    const json j = read_json(out / "result.json");
+    EXPECT_EQ(j["input"]["d"], 6);
+    EXPECT_EQ(j["input"]["input_dim"], M);
+    EXPECT_EQ(j["input"]["batch"], B);
+    const auto states = dynx::io::read_npy(out / "states.npy");
+    ASSERT_EQ(states.shape, (std::vector<std::int64_t>{B, T, S})) << name;
+
+    std::unique_ptr<dynx::DeerCell<double>> cell;
+    const double* base = w.data.data();
+    switch (kind) {
+      case CellKind::tanh_rnn: cell = dynx::make_deer_cell<double>(ctx, w.tanh_rnn(base)); break;
+      case CellKind::mean_field_rnn: cell = dynx::make_deer_cell<double>(ctx, w.mean_field_rnn(base)); break;
+      case CellKind::gru: cell = dynx::make_deer_cell<double>(ctx, w.gru(base)); break;
+      case CellKind::lstm: cell = dynx::make_deer_cell<double>(ctx, w.lstm(base)); break;
+    }
+    const dynx::MatrixBatch<const double> s0v(s0.data(), S, 1, B), uv(u.data(), M, T, B);
+    std::vector<double> seq(std::size_t(B * T * S)), par(seq.size());
+    dynx::deer_sequential<double>(ctx, *cell, s0v, uv, dynx::MatrixBatch<double>(seq.data(), S, T, B));
+    dynx::DeerOptions o;
+    o.method = dynx::DeerMethod::deer;
+    dynx::deer_evaluate<double>(ctx, *cell, s0v, uv, dynx::MatrixBatch<double>(par.data(), S, T, B), o);
+    // The same computation as the command's (to rounding: 1e-13), and the sequential trajectory
+    // to the solver's tolerance (1e-10 on these |s| ≤ 3 states).
+    EXPECT_LE(max_abs_diff(states.data, par), 1e-13) << name;
+    EXPECT_LE(max_abs_diff(states.data, seq), 1e-10) << name;
+  }
+}
+
+TEST(CliDeer, BadInputGetsClearErrors) {
+  TempDir out, data;
+  const auto w = dynx::test::make_weights<double>(dynx::test::CellKind::gru, 8, 8, 1.0, 5);
+  const std::vector<NpzArray> good = weight_arrays(w);
+  auto expect = [&](const std::string& args, int rc, const std::string& needle) {
+    const Result r = dynx("deer " + args + " --steps 200 --quiet --out " + out.path());
+    EXPECT_EQ(r.rc, rc) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << args << "\n" << r.out;
+    return r;
+  };
+  {  // a missing weight matrix
+    std::vector<NpzArray> a = good;
+    a.erase(a.begin() + 5);  // W_hn
+    write_npz(data / "missing.npz", a);
+    expect("--weights " + (data / "missing.npz"), 1, "missing.npz: missing array `W_hn`");
+  }
+  {  // a misnamed array, a wrong shape, a NaN
+    std::vector<NpzArray> a = good;
+    a[3].name = "W_hh";
+    write_npz(data / "misnamed.npz", a);
+    expect("--weights " + (data / "misnamed.npz"), 1, "unexpected array `W_hh`");
+    a = good;
+    a[4].shape = {4, 16};
+    write_npz(data / "shape.npz", a);
+    expect("--weights " + (data / "shape.npz"), 1, "`W_hz` must have shape (8, 8)");
+    a = good;
+    a[0].data[1 * 8 + 2] = std::nan("");
+    write_npz(data / "nan.npz", a);
+    expect("--weights " + (data / "nan.npz"), 1, "`W_ir` holds NaN or Inf at [1, 2]");
+    expect("--weights " + (data / "missing-file.npz"), 1, "missing-file.npz");
+    expect("--weights " + (data / "nan.npz") + " --gain 2", 2, "--gain scales random weights");
+  }
+  {  // inputs of the wrong width, steps that disagree, initial states of the wrong size
+    std::vector<double> u(200 * 3, 0.5);
+    dynx::io::write_npy(data / "u3.npy", {200, 3}, u.data());
+    expect("--dim 8 --inputs " + (data / "u3.npy") + " --input-dim 8", 1,
+           "u3.npy: inputs must have shape (T, M) or (B, T, M) with M = 8, got (200, 3)");
+    u.resize(150 * 8);
+    dynx::io::write_npy(data / "u150.npy", {150, 8}, u.data());
+    expect("--dim 8 --inputs " + (data / "u150.npy"), 1, "holds 150 steps but --steps is 200");
+    std::vector<double> s0(5, 0.1);
+    dynx::io::write_npy(data / "s0.npy", {5}, s0.data());
+    expect("--cell lstm --dim 4 --s0 " + (data / "s0.npy"), 1,
+           "initial states must have shape (S,) or (B, S) with S = 8 (c then h), got (5,)");
+  }
+  const Result r = expect("--bogus", 2, "dynx deer: unknown option '--bogus'");
+  EXPECT_NE(r.out.find("usage: dynx deer"), std::string::npos) << r.out;
+  expect("--block 3 --dim 8", 1, "`block` must divide the state dimension 8, got 3");
+  expect("--method deer --block 2", 2, "--block is the block size of --method block");
+  expect("--method quasi --shrink 1", 2, "--shrink expects a number in [0, 1), got '1'");
+  expect("--method newton", 2, "--method expects auto|sequential|deer|quasi|block|elk|quasi-elk");
+  expect("--cell rnn", 2, "--cell expects tanh-rnn|mean-field-rnn|gru|lstm");
+  expect("--cell mean-field-rnn --dim 8 --input-dim 3", 2, "--input-dim must be D = 8 or 0");
+}
+
+TEST(CliDeer, HelpListsTheCommand) {
+  Result r = dynx("deer --help");
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("usage: dynx deer"), std::string::npos);
+  EXPECT_NE(r.out.find("W_ir W_iz W_in W_hr W_hz W_hn"), std::string::npos);
+  r = dynx("--help");
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("deer     evaluate a recurrent cell"), std::string::npos) << r.out;
 }
 
 }  // namespace

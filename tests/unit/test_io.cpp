@@ -174,8 +174,16 @@ TEST(IoNpy, WritesTheSameBytesAsNumpy) {
   const double scalar = 3.5;
   dynx::io::write_npy(dir.file("s.npy"), {}, &scalar);
   EXPECT_EQ(slurp(dir.file("s.npy")), slurp(kData + "/io/scalar_f8.npy"));
-  dynx::io::write_npy(dir.file("e.npy"), {0, 3}, nullptr);
+  dynx::io::write_npy(dir.file("e.npy"), {0, 3}, static_cast<const double*>(nullptr));
   EXPECT_EQ(slurp(dir.file("e.npy")), slurp(kData + "/io/empty_f8_0x3.npy"));
+}
+
+TEST(IoNpy, WritesFloat32AsNumpyDoes) {
+  // make_samples.py: the same array as <f4.
+  TempDir dir;
+  const float data[] = {-2, -1, 0, 1, 2, 3};
+  dynx::io::write_npy(dir.file("x.npy"), {2, 3}, data);
+  EXPECT_EQ(slurp(dir.file("x.npy")), slurp(kData + "/io/dtype_f4_le.npy"));
 }
 
 TEST(IoNpy, WrittenHeaderIsVersion1AlignedTo64Bytes) {
@@ -447,7 +455,7 @@ TEST(IoNpy, WriteRejectsBadArguments) {
   TempDir dir;
   const double x = 1;
   DYNX_EXPECT_INVALID_ARGUMENT(dynx::io::write_npy(dir.file("a.npy"), {2, -1}, &x), "negative");
-  DYNX_EXPECT_INVALID_ARGUMENT(dynx::io::write_npy(dir.file("a.npy"), {2}, nullptr), "data is null");
+  DYNX_EXPECT_INVALID_ARGUMENT(dynx::io::write_npy(dir.file("a.npy"), {2}, static_cast<const double*>(nullptr)), "data is null");
   DYNX_EXPECT_INVALID_ARGUMENT(
       dynx::io::write_npy(dir.file("a.npy"), std::vector<std::int64_t>(33, 1), &x), "33 dimensions");
   DYNX_EXPECT_INVALID_ARGUMENT(
