@@ -226,7 +226,7 @@ DYNX_API void deer_sequential(Context& ctx, const DeerCell<T>& cell, MatrixBatch
 
 /// Largest Lyapunov exponent per step along given trajectories (spec §8.1): QR (power) iteration
 /// over the cell's Jacobians at states (D × T, B), the mean over the B sequences. The dense
-/// Jacobians are held at once, so only the first max(16, 2^24 / D²) steps are used. The automatic
+/// Jacobians are held at once, so only the last max(16, 2^20 / D²) steps are used. The automatic
 /// choice uses the same estimate on its sequential prefix; NaN when a Jacobian is not finite.
 template <class T>
 DYNX_API double deer_largest_lyapunov(Context& ctx, const DeerCell<T>& cell,

@@ -9,6 +9,8 @@
 #include "deer/cells.hpp"
 #include "deer/check.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,9 +42,169 @@ void check_weights(Context& ctx, const char* cell, int n, int m, const std::vect
   }
 }
 
+// --- The CPU sequential evaluator of the built-in cells -------------------------------------------
+//
+// The cells' own step forms each unit's row products with a strided walk along a row of a
+// column-major matrix, which for wide cells is a cache miss per entry. Here every matrix-vector
+// product of a step is formed column by column (contiguous, vectorised over the rows), each row
+// still summed over j in index order from 0, so the sums, and then the unit updates through the
+// cells' *_from functions, are bit for bit those of Cell::step.
+
+// out[i] = Σ_j A[j·rows + i] x[j] for all rows, in the order of detail::cell_row_dot.
+template <class T>
+void matvec_columns(const T* A, int rows, int cols, const T* x, T* out) {
+  std::fill(out, out + rows, T(0));
+  for (int j = 0; j < cols; ++j) {
+    const T xj = x[j];
+    const T* a = A + std::size_t(j) * std::size_t(rows);
+    for (int i = 0; i < rows; ++i) out[i] += a[i] * xj;
+  }
+}
+
+// One evaluation of each built-in cell at (s, u) with the products formed by matvec_columns:
+// s_next, and for form dense (diagonal) the Jacobian J (its diagonal) as the cell's
+// step_and_jacobian (jacobian_diagonal) computes it. `dots` holds 8n entries.
+template <class T>
+void fast_eval(const math::TanhRnnCell<T>& c, const T* s, const T* u, T* next, JacobianForm form,
+               T* jac, T* dots) {
+  const int n = c.n;
+  T* du = dots;
+  T* dw = dots + n;
+  if (c.m > 0) matvec_columns(c.U, n, c.m, u, du);
+  matvec_columns(c.W, n, n, s, dw);
+  for (int i = 0; i < n; ++i) {
+    const T a = c.preactivation_from(i, c.m > 0 ? du[i] : T(0), dw[i]);
+    next[i] = std::tanh(a);
+    if (form == JacobianForm::dense) {
+      const T d = math::detail::cell_sech2(a);
+      for (int j = 0; j < n; ++j) jac[j * n + i] = d * c.W[j * n + i];
+    } else if (form == JacobianForm::diagonal) {
+      jac[i] = math::detail::cell_sech2(a) * c.W[i * n + i];
+    }
+  }
+}
+
+template <class T>
+void fast_eval(const math::MeanFieldRnnCell<T>& c, const T* s, const T* u, T* next,
+               JacobianForm form, T* jac, T* dots) {
+  const int n = c.n;
+  T* th = dots;
+  T* dw = dots + n;
+  for (int j = 0; j < n; ++j) th[j] = std::tanh(s[j]);
+  matvec_columns(c.W, n, n, th, dw);
+  for (int i = 0; i < n; ++i) next[i] = c.m > 0 ? dw[i] + u[i] : dw[i];
+  // The cell's own Jacobians are already column by column (J = W diag(sech² s)).
+  if (form == JacobianForm::dense) c.jacobian(s, u, jac, nullptr);
+  else if (form == JacobianForm::diagonal) c.jacobian_diagonal(s, u, jac, nullptr);
+}
+
+template <class T>
+void fast_eval(const math::GruCell<T>& c, const T* h, const T* u, T* next, JacobianForm form,
+               T* jac, T* dots) {
+  const int n = c.n;
+  T* p[6];
+  for (int k = 0; k < 6; ++k) p[k] = dots + k * n;
+  if (c.m > 0) {
+    matvec_columns(c.W_ir, n, c.m, u, p[0]);
+    matvec_columns(c.W_iz, n, c.m, u, p[1]);
+    matvec_columns(c.W_in, n, c.m, u, p[2]);
+  }
+  matvec_columns(c.W_hr, n, n, h, p[3]);
+  matvec_columns(c.W_hz, n, n, h, p[4]);
+  matvec_columns(c.W_hn, n, n, h, p[5]);
+  const bool in = c.m > 0;
+  for (int i = 0; i < n; ++i) {
+    const typename math::GruCell<T>::Dots d{in ? p[0][i] : T(0), in ? p[1][i] : T(0),
+                                            in ? p[2][i] : T(0), p[3][i], p[4][i], p[5][i]};
+    const auto g = c.gates_from(i, d);
+    next[i] = g.zc * g.nv + g.z * h[i];  // GruCell::step
+    if (form == JacobianForm::dense) c.jacobian_row(h, i, g, jac);
+    else if (form == JacobianForm::diagonal) jac[i] = c.jacobian_diagonal_entry(h, i, g);
+  }
+}
+
+template <class T>
+void fast_eval(const math::LstmCell<T>& c, const T* s, const T* u, T* next, JacobianForm form,
+               T* jac, T* dots) {
+  const int n = c.n;
+  const T* h = s + n;
+  T* p[8];
+  for (int k = 0; k < 8; ++k) p[k] = dots + k * n;
+  if (c.m > 0) {
+    matvec_columns(c.W_ii, n, c.m, u, p[0]);
+    matvec_columns(c.W_if, n, c.m, u, p[1]);
+    matvec_columns(c.W_ig, n, c.m, u, p[2]);
+    matvec_columns(c.W_io, n, c.m, u, p[3]);
+  }
+  matvec_columns(c.W_hi, n, n, h, p[4]);
+  matvec_columns(c.W_hf, n, n, h, p[5]);
+  matvec_columns(c.W_hg, n, n, h, p[6]);
+  matvec_columns(c.W_ho, n, n, h, p[7]);
+  const bool in = c.m > 0;
+  for (int j = 0; j < n; ++j) {
+    const typename math::LstmCell<T>::Dots d{in ? p[0][j] : T(0), in ? p[1][j] : T(0),
+                                             in ? p[2][j] : T(0), in ? p[3][j] : T(0),
+                                             p[4][j], p[5][j], p[6][j], p[7][j]};
+    const auto q = c.gates_from(s, j, d);
+    next[j] = q.c_next;  // LstmCell::step
+    next[n + j] = q.o * q.tc;
+    if (form == JacobianForm::dense) c.jacobian_rows(s, j, q, jac);
+    else if (form == JacobianForm::diagonal) c.jacobian_diagonal_entries(s, j, q, jac);
+  }
+}
+
+// A built-in cell on the CPU: linearize (forms none, dense, diagonal; block through the generic
+// path) and the sequential evaluator by fast_eval, bit for bit the cell's own methods.
+template <class T, class Cell>
+class CpuBuiltinCell final : public CpuDeerCell<T, Cell> {
+ public:
+  using CpuDeerCell<T, Cell>::CpuDeerCell;
+
+  void linearize(Context& ctx, const DeerLinearizeArgs<T>& a) const override {
+    if (a.form == JacobianForm::block) {
+      CpuDeerCell<T, Cell>::linearize(ctx, a);
+      return;
+    }
+    const Cell& c = this->cell();
+    const std::int64_t d = c.state_dim(), m = c.input_dim(), points = a.count * a.steps;
+    const std::int64_t jsize = a.form == JacobianForm::dense ? d * d : d;
+#pragma omp parallel num_threads(ctx.num_threads())
+    {
+      std::vector<T> dots(std::size_t(8 * c.n));
+#pragma omp for schedule(static)
+      for (std::int64_t p = 0; p < points; ++p) {
+        const std::int64_t k = p / a.steps, t = a.first + p % a.steps, q = a.seq[k];
+        const T* prev = t == 0 ? a.s0 + q * d : a.states + (q * a.total + t - 1) * d;
+        const T* ut = m > 0 ? a.u + (q * a.total + t) * m : nullptr;
+        fast_eval(c, prev, ut, a.f + p * d, a.form, a.jac ? a.jac + p * jsize : nullptr, dots.data());
+      }
+    }
+  }
+
+  void sequential(Context& ctx, const DeerSequentialArgs<T>& a) const override {
+    const Cell& c = this->cell();
+    const std::int64_t d = c.state_dim(), m = c.input_dim();
+#pragma omp parallel num_threads(ctx.num_threads())
+    {
+      std::vector<T> dots(std::size_t(8 * c.n));
+#pragma omp for schedule(dynamic, 1)
+      for (std::int64_t k = 0; k < a.count; ++k) {
+        const std::int64_t q = a.seq[k];
+        T* s = a.states + q * a.total * d;
+        const T* u = m > 0 ? a.u + q * a.total * m : nullptr;
+        for (std::int64_t t = std::max<std::int64_t>(a.start[k], 0); t < a.end; ++t) {
+          const T* prev = t == 0 ? a.s0 + q * d : s + (t - 1) * d;
+          fast_eval(c, prev, u ? u + t * m : nullptr, s + t * d, JacobianForm::none, static_cast<T*>(nullptr),
+                    dots.data());
+        }
+      }
+    }
+  }
+};
+
 template <class T, class Cell>
 std::unique_ptr<DeerCell<T>> bind(Context& ctx, const Cell& cell, const char* name) {
-  if (ctx.device().is_cpu()) return std::make_unique<CpuDeerCell<T, Cell>>(cell, name);
+  if (ctx.device().is_cpu()) return std::make_unique<CpuBuiltinCell<T, Cell>>(cell, name);
 #if DYNX_HAS_CUDA
   return detail::cuda_deer_cell<T>(ctx, cell);
 #else

@@ -62,8 +62,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-// Dense Jacobians kept for the Lyapunov estimate: at most this many entries.
-constexpr std::int64_t kProbeJacobianEntries = std::int64_t(1) << 24;
+// Dense Jacobians formed for a Lyapunov estimate: at most this many entries (at least 16 steps),
+// which also bounds the estimate's cost for wide cells (D² per step) to a few sequential steps'
+// worth per probe step.
+constexpr std::int64_t kProbeJacobianEntries = std::int64_t(1) << 20;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -213,13 +215,14 @@ struct Probe {
   double per_point = 0;  // seconds per (sequence, step) of one dense linearisation
 };
 
-// The Jacobians along the states of the window [0, steps) of the first nseq sequences, the window
-// shortened so that they stay below kProbeJacobianEntries.
+// The Jacobians along the states of the first nseq sequences over the last steps of the computed
+// window [0, end) (the most settled part of a prefix), as many as kProbeJacobianEntries allows.
 template <class T>
-Probe probe_jacobians(const Problem<T>& p, std::int64_t nseq, std::int64_t steps) {
+Probe probe_jacobians(const Problem<T>& p, std::int64_t nseq, std::int64_t end) {
   const std::int64_t d = p.d;
-  steps = std::min(steps, std::max<std::int64_t>(16, kProbeJacobianEntries / (d * d)));
-  steps = std::min(steps, p.steps);
+  const std::int64_t steps =
+      std::min(end, std::max<std::int64_t>(16, kProbeJacobianEntries / (d * d)));
+  const std::int64_t first = end - steps;
   std::vector<std::int64_t> seq(std::size_t(1), 0);
   Buffer<T> f(std::size_t(steps * d), p.ctx.device());
   Buffer<T> jac(std::size_t(steps * d * d), p.ctx.device());
@@ -230,7 +233,7 @@ Probe probe_jacobians(const Problem<T>& p, std::int64_t nseq, std::int64_t steps
     Buffer<std::int64_t> dseq = to_device(p.ctx, seq.data(), seq.size());
     p.ctx.synchronize();
     const auto t0 = Clock::now();
-    linearize(p, 0, steps, dseq.data(), 1, f.data(), JacobianForm::dense, 0, jac.data());
+    linearize(p, first, steps, dseq.data(), 1, f.data(), JacobianForm::dense, 0, jac.data());
     p.ctx.synchronize();
     seconds += seconds_since(t0);
     LyapunovOptions lo;

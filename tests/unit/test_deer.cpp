@@ -127,6 +127,61 @@ void check_all_solvers(double tol) {
 TEST(Deer, EverySolverMatchesSequentialFloat64) { check_all_solvers<double>(1e-10); }
 TEST(Deer, EverySolverMatchesSequentialFloat32) { check_all_solvers<float>(1e-5); }
 
+// The CPU evaluators of the built-in cells form their matrix-vector products column by column:
+// bit for bit the cells' own step and Jacobians (the generic CpuDeerCell), for odd sizes, with and
+// without inputs, in sequential evaluation and in linearize (a window, a permuted slot map).
+template <class T>
+void check_fast_sequential() {
+  Context ctx(Device::cpu());
+  for (CellKind kind : {CellKind::tanh_rnn, CellKind::mean_field_rnn, CellKind::gru, CellKind::lstm}) {
+    for (int m : {0, 5}) {
+      for (int n : {1, 37}) {
+        Case<T> c(ctx, kind, n, m, 0.9, 2, 50, 3);
+        const std::vector<T> fast = c.sequential(ctx);
+        std::unique_ptr<DeerCell<T>> generic;
+        switch (kind) {
+          case CellKind::tanh_rnn: generic = std::make_unique<CpuDeerCell<T, math::TanhRnnCell<T>>>(c.w.tanh_rnn(c.w.data.data())); break;
+          case CellKind::mean_field_rnn: generic = std::make_unique<CpuDeerCell<T, math::MeanFieldRnnCell<T>>>(c.w.mean_field_rnn(c.w.data.data())); break;
+          case CellKind::gru: generic = std::make_unique<CpuDeerCell<T, math::GruCell<T>>>(c.w.gru(c.w.data.data())); break;
+          case CellKind::lstm: generic = std::make_unique<CpuDeerCell<T, math::LstmCell<T>>>(c.w.lstm(c.w.data.data())); break;
+        }
+        std::vector<T> ref(fast.size());
+        deer_sequential<T>(ctx, *generic, c.s0v(), c.uv(), MatrixBatch<T>(ref.data(), c.d, c.steps, c.batch));
+        EXPECT_EQ(max_diff(fast, ref), 0.0) << cell_name(kind) << " n " << n << " m " << m;
+        // linearize at the trajectory, every form but block (which takes the generic path).
+        const std::vector<std::int64_t> seq = {1, 0};
+        for (JacobianForm form : {JacobianForm::none, JacobianForm::dense, JacobianForm::diagonal}) {
+          const std::size_t jn = form == JacobianForm::dense ? std::size_t(c.d * c.d) : std::size_t(c.d);
+          std::vector<T> f1(fast.size()), f2(fast.size()), j1(fast.size() / std::size_t(c.d) * jn), j2(j1.size());
+          DeerLinearizeArgs<T> la;
+          la.s0 = c.s0.data();
+          la.states = fast.data();
+          la.u = c.u.data();
+          la.total = c.steps;
+          la.first = 3;
+          la.steps = c.steps - 3;
+          la.seq = seq.data();
+          la.count = 2;
+          la.form = form;
+          la.f = f1.data();
+          la.jac = j1.data();
+          c.cell->linearize(ctx, la);
+          la.f = f2.data();
+          la.jac = j2.data();
+          generic->linearize(ctx, la);
+          EXPECT_EQ(max_diff(f1, f2), 0.0) << cell_name(kind) << " form " << int(form);
+          EXPECT_EQ(max_diff(j1, j2), 0.0) << cell_name(kind) << " form " << int(form);
+        }
+      }
+    }
+  }
+}
+
+TEST(Deer, FastEvaluatorsEqualTheCellsMethodsBitForBit) {
+  check_fast_sequential<double>();
+  check_fast_sequential<float>();
+}
+
 // Spec §3.4 / §10.3: after i iterations from any guess the first i states are exact, for DEER,
 // quasi-DEER and block DEER (not ELK). Exact to rounding: 1e-13 here.
 TEST(Deer, PrefixPropertyAfterEachIteration) {

@@ -59,16 +59,25 @@ DYNX_HD T cell_row_dot(const T* A, int rows, int cols, int i, const T* x) {
 }
 
 /// Pre-activation of unit i of a gate, (b_i + W_i u + b_h + W_h h)_i, always summed in this order
-/// so that every method of a cell sees the same rounding. Null biases are zero; W_i is read only
-/// when m > 0.
+/// so that every method of a cell sees the same rounding, from the row products dot_i = (W_i u)_i
+/// and dot_h = (W_h h)_i, each summed over j in index order as cell_row_dot does (a caller may form
+/// them for all rows at once, column by column, with the same rounding). Null biases are zero;
+/// dot_i is used only when m > 0.
+template <class T>
+DYNX_HD T cell_gate_from(int i, int m, T dot_i, const T* bi, T dot_h, const T* bh) {
+  T a = bi ? bi[i] : T(0);
+  if (m > 0) a += dot_i;
+  if (bh) a += bh[i];
+  a += dot_h;
+  return a;
+}
+
+/// The same from the weights: dot_i = (W_i u)_i, dot_h = (W_h h)_i by cell_row_dot.
 template <class T>
 DYNX_HD T cell_gate(int i, int n, int m, const T* Wi, const T* u, const T* bi, const T* Wh,
                     const T* h, const T* bh) {
-  T a = bi ? bi[i] : T(0);
-  if (m > 0) a += cell_row_dot(Wi, n, m, i, u);
-  if (bh) a += bh[i];
-  a += cell_row_dot(Wh, n, n, i, h);
-  return a;
+  return cell_gate_from(i, m, m > 0 ? cell_row_dot(Wi, n, m, i, u) : T(0), bi,
+                        cell_row_dot(Wh, n, n, i, h), bh);
 }
 
 /// σ(a) = 1 / (1 + e^{−a}); 0 for a → −∞ (e^{−a} = inf) and 1 for a → +∞.
@@ -119,6 +128,10 @@ struct TanhRnnCell {
   /// a_i = (b + U u + W s)_i.
   DYNX_HD T preactivation(const T* s, const T* u, int i) const {
     return detail::cell_gate(i, n, m, U, u, b, W, s, static_cast<const T*>(nullptr));
+  }
+  /// The same from the row products (U u)_i and (W s)_i (see detail::cell_gate_from).
+  DYNX_HD T preactivation_from(int i, T dot_u, T dot_w) const {
+    return detail::cell_gate_from(i, m, dot_u, b, dot_w, static_cast<const T*>(nullptr));
   }
 
   DYNX_HD void step(const T* s, const T* u, T* s_next, T*) const {
@@ -239,17 +252,36 @@ struct GruCell {
   DYNX_HD int input_dim() const { return m; }
   DYNX_HD int work_size() const { return 0; }
 
-  DYNX_HD Gates gates(const T* h, const T* u, int i) const {
+  /// Row i of the six matrix-vector products (the input ones 0 when m = 0).
+  struct Dots {
+    T ir, iz, in, hr, hz, hn;
+  };
+
+  DYNX_HD Dots dots(const T* h, const T* u, int i) const {
+    Dots d;
+    d.ir = m > 0 ? detail::cell_row_dot(W_ir, n, m, i, u) : T(0);
+    d.iz = m > 0 ? detail::cell_row_dot(W_iz, n, m, i, u) : T(0);
+    d.in = m > 0 ? detail::cell_row_dot(W_in, n, m, i, u) : T(0);
+    d.hr = detail::cell_row_dot(W_hr, n, n, i, h);
+    d.hz = detail::cell_row_dot(W_hz, n, n, i, h);
+    d.hn = detail::cell_row_dot(W_hn, n, n, i, h);
+    return d;
+  }
+
+  DYNX_HD Gates gates(const T* h, const T* u, int i) const { return gates_from(i, dots(h, u, i)); }
+
+  /// Unit i's gates from its row products (see detail::cell_gate_from).
+  DYNX_HD Gates gates_from(int i, const Dots& d) const {
     Gates g;
-    const T ar = detail::cell_gate(i, n, m, W_ir, u, b_ir, W_hr, h, b_hr);
-    const T az = detail::cell_gate(i, n, m, W_iz, u, b_iz, W_hz, h, b_hz);
+    const T ar = detail::cell_gate_from(i, m, d.ir, b_ir, d.hr, b_hr);
+    const T az = detail::cell_gate_from(i, m, d.iz, b_iz, d.hz, b_hz);
     g.r = detail::cell_sigmoid(ar);
     g.rc = detail::cell_sigmoid(-ar);
     g.z = detail::cell_sigmoid(az);
     g.zc = detail::cell_sigmoid(-az);
-    g.c = (b_hn ? b_hn[i] : T(0)) + detail::cell_row_dot(W_hn, n, n, i, h);
+    g.c = (b_hn ? b_hn[i] : T(0)) + d.hn;
     T an = b_in ? b_in[i] : T(0);
-    if (m > 0) an += detail::cell_row_dot(W_in, n, m, i, u);
+    if (m > 0) an += d.in;
     an += g.r * g.c;
     g.nv = std::tanh(an);
     g.dn = detail::cell_sech2(an);
@@ -268,14 +300,7 @@ struct GruCell {
   }
 
   DYNX_HD void jacobian_diagonal(const T* h, const T* u, T* diag, T*) const {
-    for (int i = 0; i < n; ++i) {
-      const Gates g = gates(h, u, i);
-      const int k = i * n + i;
-      const T az = (h[i] - g.nv) * g.z * g.zc;
-      const T an = g.zc * g.dn;
-      const T v = az * W_hz[k] + an * (g.r * W_hn[k] + g.c * g.r * g.rc * W_hr[k]);
-      diag[i] = g.z + v;
-    }
+    for (int i = 0; i < n; ++i) diag[i] = jacobian_diagonal_entry(h, i, gates(h, u, i));
   }
 
   DYNX_HD void step_and_jacobian(const T* h, const T* u, T* h_next, T* J, T*) const {
@@ -286,7 +311,15 @@ struct GruCell {
     }
   }
 
- private:
+  /// (∂h'/∂h)_ii from unit i's gates; the same expression as the entry of jacobian_row.
+  DYNX_HD T jacobian_diagonal_entry(const T* h, int i, const Gates& g) const {
+    const int k = i * n + i;
+    const T az = (h[i] - g.nv) * g.z * g.zc;
+    const T an = g.zc * g.dn;
+    const T v = az * W_hz[k] + an * (g.r * W_hn[k] + g.c * g.r * g.rc * W_hr[k]);
+    return g.z + v;
+  }
+
   /// Row i of ∂h'/∂h from unit i's gates; the same expression per entry as jacobian_diagonal.
   DYNX_HD void jacobian_row(const T* h, int i, const Gates& g, T* J) const {
     const T az = (h[i] - g.nv) * g.z * g.zc;
@@ -353,13 +386,34 @@ struct LstmCell {
   DYNX_HD int work_size() const { return 0; }
 
   /// Unit j's gates at s = (c, h).
-  DYNX_HD Gates gates(const T* s, const T* u, int j) const {
-    const T* c = s;
+  /// Row j of the eight matrix-vector products (the input ones 0 when m = 0), h = s[n, 2n).
+  struct Dots {
+    T ii, if_, ig, io, hi, hf, hg, ho;
+  };
+
+  DYNX_HD Dots dots(const T* s, const T* u, int j) const {
     const T* h = s + n;
-    const T ai = detail::cell_gate(j, n, m, W_ii, u, b_ii, W_hi, h, b_hi);
-    const T af = detail::cell_gate(j, n, m, W_if, u, b_if, W_hf, h, b_hf);
-    const T ag = detail::cell_gate(j, n, m, W_ig, u, b_ig, W_hg, h, b_hg);
-    const T ao = detail::cell_gate(j, n, m, W_io, u, b_io, W_ho, h, b_ho);
+    Dots d;
+    d.ii = m > 0 ? detail::cell_row_dot(W_ii, n, m, j, u) : T(0);
+    d.if_ = m > 0 ? detail::cell_row_dot(W_if, n, m, j, u) : T(0);
+    d.ig = m > 0 ? detail::cell_row_dot(W_ig, n, m, j, u) : T(0);
+    d.io = m > 0 ? detail::cell_row_dot(W_io, n, m, j, u) : T(0);
+    d.hi = detail::cell_row_dot(W_hi, n, n, j, h);
+    d.hf = detail::cell_row_dot(W_hf, n, n, j, h);
+    d.hg = detail::cell_row_dot(W_hg, n, n, j, h);
+    d.ho = detail::cell_row_dot(W_ho, n, n, j, h);
+    return d;
+  }
+
+  DYNX_HD Gates gates(const T* s, const T* u, int j) const { return gates_from(s, j, dots(s, u, j)); }
+
+  /// Unit j's gates at s = (c, h) from its row products (see detail::cell_gate_from).
+  DYNX_HD Gates gates_from(const T* s, int j, const Dots& d) const {
+    const T* c = s;
+    const T ai = detail::cell_gate_from(j, m, d.ii, b_ii, d.hi, b_hi);
+    const T af = detail::cell_gate_from(j, m, d.if_, b_if, d.hf, b_hf);
+    const T ag = detail::cell_gate_from(j, m, d.ig, b_ig, d.hg, b_hg);
+    const T ao = detail::cell_gate_from(j, m, d.io, b_io, d.ho, b_ho);
     Gates q;
     q.i = detail::cell_sigmoid(ai);
     q.f = detail::cell_sigmoid(af);
@@ -388,20 +442,22 @@ struct LstmCell {
   }
 
   DYNX_HD void jacobian_diagonal(const T* s, const T* u, T* diag, T*) const {
+    for (int j = 0; j < n; ++j) jacobian_diagonal_entries(s, j, gates(s, u, j), diag);
+  }
+
+  /// diag[j] (the c part, f_j) and diag[n + j] ((∂h'/∂h)_jj) from unit j's gates.
+  DYNX_HD void jacobian_diagonal_entries(const T* s, int j, const Gates& q, T* diag) const {
     const T* c = s;
-    for (int j = 0; j < n; ++j) {
-      const Gates q = gates(s, u, j);
-      const int k = j * n + j;
-      // The same products as jacobian_rows, so the entries agree bit for bit.
-      const T a_f = c[j] * q.df;
-      const T a_i = q.g * q.di;
-      const T a_g = q.i * q.dg;
-      const T ohc = q.o * q.dtc;
-      const T a_o = q.tc * q.do_;
-      const T dch = a_f * W_hf[k] + a_i * W_hi[k] + a_g * W_hg[k];
-      diag[j] = q.f;
-      diag[n + j] = a_o * W_ho[k] + ohc * dch;
-    }
+    const int k = j * n + j;
+    // The same products as jacobian_rows, so the entries agree bit for bit.
+    const T a_f = c[j] * q.df;
+    const T a_i = q.g * q.di;
+    const T a_g = q.i * q.dg;
+    const T ohc = q.o * q.dtc;
+    const T a_o = q.tc * q.do_;
+    const T dch = a_f * W_hf[k] + a_i * W_hi[k] + a_g * W_hg[k];
+    diag[j] = q.f;
+    diag[n + j] = a_o * W_ho[k] + ohc * dch;
   }
 
   DYNX_HD void step_and_jacobian(const T* s, const T* u, T* s_next, T* J, T*) const {
@@ -413,7 +469,6 @@ struct LstmCell {
     }
   }
 
- private:
   /// Rows j (c'_j) and n + j (h'_j) of the 2n × 2n Jacobian (leading dimension 2n).
   DYNX_HD void jacobian_rows(const T* s, int j, const Gates& q, T* J) const {
     const int N = 2 * n;
