@@ -163,8 +163,9 @@ struct DeerOptions {
   /// sequences end with status not_converged and the last iterate.
   bool fallback = true;
   int stall = 8;
-  /// Initial guess: all states zero (false), or the states passed in (true, a warm start such as
-  /// the previous training step's trajectory).
+  /// Initial guess of the explicit parallel methods: all states zero (false), or the states passed
+  /// in (true, a warm start such as the previous training step's trajectory). automatic starts
+  /// from its sequential prefix and zeros after it.
   bool warm_start = false;
   /// automatic: steps of the sequential prefix that measures the sequential cost and on which the
   /// largest Lyapunov exponent is estimated (0: min(T, 1024), fewer for very wide cells), and the
