@@ -1,7 +1,9 @@
-// Taylor-attention feature maps (include/dynx/math/taylor.hpp, spec attention.md §3–4, §10 V1–V2):
+// Taylor-attention feature maps and state (include/dynx/math/taylor.hpp, spec attention.md §3–5,
+// §10 V1–V3, V5, V6, V10, V12):
 // the feature counts of spec §3.4, every feature against an independent enumeration of the
-// multisets in graded colex order, the exact inner products (q·k)^p/p! and T_D(q·k/c), and the
-// multiset-permutation counts.
+// multisets in graded colex order, the exact inner products (q·k)^p/p! and T_D(q·k/c), the
+// multiset-permutation counts; the recurrent state and readout against the naive series (causal and
+// not), the degenerate degrees, the odd-degree guard, and the token count past 2^24.
 
 #include <dynx/math/taylor.hpp>
 
@@ -207,6 +209,150 @@ TEST(TaylorFeatures, MultiplicitiesAndUnweightedMonomials) {
       EXPECT_NEAR(dot, std::pow(qk, p), 1e-11 * std::max(1.0, std::pow(std::fabs(qk), p)) * std::pow(double(d), p));
     }
   }
+}
+
+// --- The recurrent state and its readout (spec §5) ------------------------------------------------
+
+// Taylor attention over T tokens by the state (causal: fold token i, then read q_i; non-causal:
+// fold all, then read), float64.
+std::vector<double> state_attention(const std::vector<double>& q, const std::vector<double>& k,
+                                    const std::vector<double>& v, int T, int d, int dv, int D,
+                                    bool causal, int* guarded = nullptr) {
+  const std::int64_t M = taylor_features(d, D);
+  const double s = 1 / std::sqrt(std::sqrt(double(d)));
+  std::vector<double> S(static_cast<std::size_t>(M * dv), 0.0), z(static_cast<std::size_t>(M), 0.0);
+  std::vector<double> psi(static_cast<std::size_t>(M)), y(static_cast<std::size_t>(T * dv)), num(static_cast<std::size_t>(dv));
+  std::vector<unsigned char> run(static_cast<std::size_t>(M));
+  auto fold = [&](int j) {
+    taylor_feature_map(k.data() + j * d, d, D, s, psi.data(), run.data());
+    math::taylor_state_add(psi.data(), v.data() + j * dv, M, dv, S.data(), z.data());
+  };
+  if (!causal)
+    for (int j = 0; j < T; ++j) fold(j);
+  for (int i = 0; i < T; ++i) {
+    if (causal) fold(i);
+    taylor_feature_map(q.data() + i * d, d, D, s, psi.data(), run.data());
+    const bool ok = math::taylor_readout(psi.data(), S.data(), z.data(), M, dv, y.data() + i * dv, num.data());
+    if (!ok && guarded) ++*guarded;
+  }
+  return y;
+}
+
+// The naive reference: weights T_D(x_ij) = Σ_p x^p/p! from the score matrix (no features), and the
+// scale Σ_j |w_ij| |v_j| / |Σ_j w_ij| that bounds the rounding of the ratio.
+void naive_attention(const std::vector<double>& q, const std::vector<double>& k,
+                     const std::vector<double>& v, int T, int d, int dv, int D, bool causal,
+                     std::vector<double>& y, std::vector<double>& scale, std::vector<double>& dens) {
+  y.assign(static_cast<std::size_t>(T * dv), 0.0);
+  scale.assign(static_cast<std::size_t>(T), 0.0);
+  dens.assign(static_cast<std::size_t>(T), 0.0);
+  for (int i = 0; i < T; ++i) {
+    double den = 0, mag = 0;
+    std::vector<double> num(static_cast<std::size_t>(dv), 0.0);
+    for (int j = 0; j < (causal ? i + 1 : T); ++j) {
+      double x = 0;
+      for (int a = 0; a < d; ++a) x += q[std::size_t(i * d + a)] * k[std::size_t(j * d + a)];
+      x /= std::sqrt(double(d));
+      double w = 0, fact = 1;
+      for (int p = 0; p <= D; ++p) {
+        if (p > 0) fact *= p;
+        w += std::pow(x, p) / fact;
+      }
+      den += w;
+      double vn = 0;
+      for (int c = 0; c < dv; ++c) {
+        num[std::size_t(c)] += w * v[std::size_t(j * dv + c)];
+        vn = std::max(vn, std::fabs(v[std::size_t(j * dv + c)]));
+      }
+      mag += std::fabs(w) * vn;
+    }
+    for (int c = 0; c < dv; ++c) y[std::size_t(i * dv + c)] = num[std::size_t(c)] / den;
+    scale[std::size_t(i)] = mag / std::fabs(den);
+    dens[std::size_t(i)] = den;
+  }
+}
+
+std::vector<double> normal(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> g;
+  std::vector<double> x(n);
+  for (auto& v : x) v = g(rng);
+  return x;
+}
+
+// Spec V3 and V5: the state's causal and non-causal outputs equal the naive weighted average to
+// 1e-12 (relative to the ratio's own scale) for D = 0 … 4, and the non-causal output equals the
+// causal one at the last position. For odd D the rows whose denominator is ≤ 0 are exactly those
+// the readout's guard reports (spec §2.3).
+TEST(TaylorState, MatchesTheNaiveSeriesCausalAndNot) {
+  const int T = 64, d = 8, dv = 4;
+  const std::vector<double> q = normal(T * d, 1), k = normal(T * d, 2), v = normal(T * dv, 3);
+  for (int D = 0; D <= 4; ++D) {
+    for (bool causal : {true, false}) {
+      int guarded = 0;
+      const std::vector<double> y = state_attention(q, k, v, T, d, dv, D, causal, &guarded);
+      std::vector<double> ref, scale, den;
+      naive_attention(q, k, v, T, d, dv, D, causal, ref, scale, den);
+      int non_positive = 0;
+      for (int i = 0; i < T; ++i) non_positive += !(den[std::size_t(i)] > 0);
+      EXPECT_EQ(guarded, non_positive) << "D " << D;
+      if (D % 2 == 0) {
+        EXPECT_EQ(guarded, 0);
+      }
+      for (int i = 0; i < T; ++i)
+        for (int c = 0; c < dv && den[std::size_t(i)] > 0; ++c)
+          EXPECT_LE(std::fabs(y[std::size_t(i * dv + c)] - ref[std::size_t(i * dv + c)]),
+                    1e-12 * std::max(1.0, scale[std::size_t(i)]))
+              << "D " << D << " causal " << causal << " i " << i;
+    }
+    const std::vector<double> yc = state_attention(q, k, v, T, d, dv, D, true);
+    const std::vector<double> yn = state_attention(q, k, v, T, d, dv, D, false);
+    for (int c = 0; c < dv; ++c)
+      EXPECT_NEAR(yc[std::size_t((T - 1) * dv + c)], yn[std::size_t((T - 1) * dv + c)], 1e-13);
+  }
+}
+
+// Spec V6: D = 0 is the running mean of v; D = 1 weighs key j by 1 + x_ij.
+TEST(TaylorState, DegenerateDegrees) {
+  const int T = 20, d = 3, dv = 2;
+  const std::vector<double> q = normal(T * d, 4), k = normal(T * d, 5), v = normal(T * dv, 6);
+  const std::vector<double> y0 = state_attention(q, k, v, T, d, dv, 0, true);
+  for (int i = 0; i < T; ++i)
+    for (int c = 0; c < dv; ++c) {
+      double mean = 0;
+      for (int j = 0; j <= i; ++j) mean += v[std::size_t(j * dv + c)];
+      EXPECT_NEAR(y0[std::size_t(i * dv + c)], mean / (i + 1), 1e-14);
+    }
+  EXPECT_DOUBLE_EQ(math::taylor_series(0.7, 1), 1.7);
+  EXPECT_NEAR(math::taylor_series(-3.0, 4), 1.375, 1e-15);  // spec §2.2: T_4(−3) = 1.375
+  EXPECT_NEAR(math::taylor_series(-1.596, 3), 0.0, 2e-4);   // spec §2.3: the root of T_3
+}
+
+// Spec V12: with odd D a denominator can be ≤ 0 (T_3(x) < 0 below x ≈ −1.596); the readout keeps
+// the output finite and reports it.
+TEST(TaylorState, OddDegreeGuardReportsNonPositiveDenominators) {
+  const int d = 4, dv = 2, T = 1;
+  std::vector<double> k = {1, 1, 1, 1}, q = {-2, -2, -2, -2}, v = {1, 2};  // x = −8/2 = −4
+  int guarded = 0;
+  const std::vector<double> y = state_attention(q, k, v, T, d, dv, 3, true, &guarded);
+  EXPECT_EQ(guarded, 1);
+  for (double val : y) EXPECT_TRUE(std::isfinite(val));
+  guarded = 0;
+  state_attention(q, k, v, T, d, dv, 4, true, &guarded);  // even D: T_4 > 0 everywhere
+  EXPECT_EQ(guarded, 0);
+}
+
+// Spec V10 (the state's part): the token count z_0 is exact past 2^24 with a double state, where a
+// float one stalls.
+TEST(TaylorState, TokenCountStaysExactPast2To24InDouble) {
+  const double one = 1.0, v = 0.5;
+  double S = 0, z = 16777216.0;  // 2^24 tokens folded so far
+  math::taylor_state_add(&one, &v, 1, 1, &S, &z);
+  EXPECT_EQ(z, 16777217.0);
+  float Sf = 0, zf = 16777216.0f;
+  const float onef = 1.0f, vf = 0.5f;
+  math::taylor_state_add(&onef, &vf, 1, 1, &Sf, &zf);
+  EXPECT_EQ(zf, 16777216.0f);  // why the engine keeps the state's sums in double
 }
 
 }  // namespace

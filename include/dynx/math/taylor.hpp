@@ -107,4 +107,47 @@ DYNX_HD inline void taylor_multiplicities(int d, int p, double* out, unsigned ch
   for (std::int64_t i = 0; i < count; ++i) out[i] = work[first + i];
 }
 
+/// T_D(x) = Σ_{p ≤ D} x^p / p! by Horner: 1 + x(1 + x/2(1 + x/3(… (1 + x/D)))) (the intra-chunk
+/// weights of the chunked form, spec §6).
+template <class T>
+DYNX_HD T taylor_series(T x, int max_degree) {
+  T r = T(1);
+  for (int p = max_degree; p >= 1; --p) r = T(1) + x * r / T(p);
+  return r;
+}
+
+/// Folds one key/value pair into a Taylor-attention state (spec §5): S += Ψ(k̃) vᵀ, z += Ψ(k̃).
+/// S is M × dv row-major (S[f·dv + j]), z has M entries; A is the accumulation type (double keeps
+/// the token count z_0 exact far past 2^24).
+template <class T, class A>
+DYNX_HD void taylor_state_add(const T* psi_k, const T* v, std::int64_t features, int dv, A* S, A* z) {
+  for (std::int64_t f = 0; f < features; ++f) {
+    const A w = A(psi_k[f]);
+    z[f] += w;
+    for (int j = 0; j < dv; ++j) S[f * dv + j] += w * A(v[j]);
+  }
+}
+
+/// The readout y = Ψ(q̃)ᵀ S / Ψ(q̃)ᵀ z (spec §5), accumulated in double. Returns false when the
+/// denominator is not positive (possible for odd D, whose T_D has a negative range, spec §2.3):
+/// it is then replaced by 1e-6 · Σ_f |Ψ(q̃)_f z_f| (or 1 when that is 0) so that y stays finite,
+/// and the caller counts the event.
+template <class T, class A>
+DYNX_HD bool taylor_readout(const T* psi_q, const A* S, const A* z, std::int64_t features, int dv,
+                            T* y, double* numerator /* dv scratch */) {
+  double den = 0, mag = 0;
+  for (int j = 0; j < dv; ++j) numerator[j] = 0;
+  for (std::int64_t f = 0; f < features; ++f) {
+    const double w = double(psi_q[f]);
+    const double wz = w * double(z[f]);
+    den += wz;
+    mag += wz < 0 ? -wz : wz;
+    for (int j = 0; j < dv; ++j) numerator[j] += w * double(S[f * dv + j]);
+  }
+  const bool ok = den > 0;
+  if (!ok) den = mag > 0 ? 1e-6 * mag : 1.0;
+  for (int j = 0; j < dv; ++j) y[j] = T(numerator[j] / den);
+  return ok;
+}
+
 }  // namespace dynx::math
