@@ -166,39 +166,23 @@ class CpuBuiltinCell final : public CpuDeerCell<T, Cell> {
       return;
     }
     const Cell& c = this->cell();
-    const std::int64_t d = c.state_dim(), m = c.input_dim(), points = a.count * a.steps;
+    const std::int64_t d = c.state_dim();
     const std::int64_t jsize = a.form == JacobianForm::dense ? d * d : d;
-#pragma omp parallel num_threads(ctx.num_threads())
-    {
-      std::vector<T> dots(std::size_t(8 * c.n));
-#pragma omp for schedule(static)
-      for (std::int64_t p = 0; p < points; ++p) {
-        const std::int64_t k = p / a.steps, t = a.first + p % a.steps, q = a.seq[k];
-        const T* prev = t == 0 ? a.s0 + q * d : a.states + (q * a.total + t - 1) * d;
-        const T* ut = m > 0 ? a.u + (q * a.total + t) * m : nullptr;
-        fast_eval(c, prev, ut, a.f + p * d, a.form, a.jac ? a.jac + p * jsize : nullptr, dots.data());
-      }
-    }
+    this->for_each_point(ctx, a, std::size_t(8 * c.n),
+                         [&](std::int64_t p, std::int64_t, std::int64_t, const T* prev, const T* ut,
+                             T* dots) {
+                           fast_eval(c, prev, ut, a.f + p * d, a.form,
+                                     a.jac ? a.jac + p * jsize : nullptr, dots);
+                         });
   }
 
   void sequential(Context& ctx, const DeerSequentialArgs<T>& a) const override {
     const Cell& c = this->cell();
-    const std::int64_t d = c.state_dim(), m = c.input_dim();
-#pragma omp parallel num_threads(ctx.num_threads())
-    {
-      std::vector<T> dots(std::size_t(8 * c.n));
-#pragma omp for schedule(dynamic, 1)
-      for (std::int64_t k = 0; k < a.count; ++k) {
-        const std::int64_t q = a.seq[k];
-        T* s = a.states + q * a.total * d;
-        const T* u = m > 0 ? a.u + q * a.total * m : nullptr;
-        for (std::int64_t t = std::max<std::int64_t>(a.start[k], 0); t < a.end; ++t) {
-          const T* prev = t == 0 ? a.s0 + q * d : s + (t - 1) * d;
-          fast_eval(c, prev, u ? u + t * m : nullptr, s + t * d, JacobianForm::none, static_cast<T*>(nullptr),
-                    dots.data());
-        }
-      }
-    }
+    this->for_each_sequence(ctx, a, std::size_t(8 * c.n),
+                            [&](const T* prev, const T* ut, T* next, T* dots) {
+                              fast_eval(c, prev, ut, next, JacobianForm::none,
+                                        static_cast<T*>(nullptr), dots);
+                            });
   }
 };
 
